@@ -1,0 +1,7 @@
+"""`python -m kg` runs the command-line interface."""
+
+import sys
+
+from kg.cli import main
+
+sys.exit(main())
