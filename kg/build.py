@@ -1,0 +1,153 @@
+"""`smqi build`: load → validate → summarise → write the build folder, all or nothing.
+
+The new build is written into a temporary folder beside the target and swapped in only when every
+step succeeded, so a failed build (invalid sheet, violations, a crash) leaves the previous build as
+it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from rdflib import RDF, XSD, Dataset, Graph, Literal, Namespace, URIRef
+from rdflib.namespace import DCTERMS, PROV
+
+from kg import __version__
+from kg.dataset import KnowledgeGraph, assemble, bind_prefixes
+from kg.errors import InputInvalid
+from kg.namespace import BASE, G_PROVENANCE, SMQI
+from kg.query import list_queries, run_query
+from kg.validate import Report, shacl_check
+
+SPDX = Namespace("http://spdx.org/rdf/terms#")
+OUTPUTS = ("smqi.trig", "smqi.ttl", "smqi.nt", "smqi.jsonld", "summary.json", "validation.txt")
+NOTICE = (
+    "Evidence: an independent, dual-coded extraction of real studies that meet the inclusion criteria "
+    "of Walsh et al. 2021 (doi 10.1177/2055207621996870); not that review's own list of 40 studies, "
+    "so counts differ from the review's. See data/METHODS.md."
+)
+
+
+@dataclass
+class BuildResult:
+    out: Path
+    kg: KnowledgeGraph
+    report: Report
+    summary: dict = field(default_factory=dict)
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def add_provenance(kg: KnowledgeGraph, started: datetime) -> None:
+    """A PROV-O build activity: tool version, time and the hash of every input file."""
+    graph = kg.graph(G_PROVENANCE)
+    activity = URIRef(f"{BASE}kg/build/{started.strftime('%Y%m%dT%H%M%SZ')}")
+    graph.add((activity, RDF.type, PROV.Activity))
+    graph.add((activity, DCTERMS.description, Literal(f"smqi build, smqi-kg {__version__}")))
+    graph.add((activity, PROV.startedAtTime, Literal(started.isoformat(), datatype=XSD.dateTime)))
+    for path in kg.inputs:
+        entity = URIRef(f"{BASE}kg/input/{path.name}")
+        graph.add((activity, PROV.used, entity))
+        graph.add((entity, RDF.type, PROV.Entity))
+        graph.add((entity, DCTERMS.identifier, Literal(path.name)))
+        checksum = URIRef(f"{BASE}kg/input/{path.name}#sha256")
+        graph.add((entity, SPDX.checksum, checksum))
+        graph.add((checksum, SPDX.algorithm, SPDX.checksumAlgorithm_sha256))
+        graph.add((checksum, SPDX.checksumValue, Literal(sha256(path), datatype=XSD.hexBinary)))
+
+
+def summarise(dataset: Dataset) -> dict:
+    """Counts, and the rows of every descriptive-summary query (queries/cq)."""
+    def count(cls: URIRef) -> int:
+        return len(set(dataset.subjects(RDF.type, cls)))
+
+    summary: dict = {
+        "smqi_kg_version": __version__,
+        "notice": NOTICE,
+        "counts": {"studies": count(SMQI.Study), "uses": count(SMQI.SocialMediaUse),
+                   "triples": len(dataset)},
+        "queries": {},
+    }
+    for query in list_queries():
+        if query.kind != "cq":
+            continue
+        result = run_query(dataset, query)
+        summary["queries"][query.name] = {
+            "summary": query.summary,
+            "rows": [
+                {var: _plain(val) for var, val in zip(result.variables, row) if val is not None}
+                for row in result.rows
+            ],
+        }
+    return summary
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, Literal):
+        python = value.toPython()
+        return python if isinstance(python, (int, float)) and not isinstance(python, bool) else str(value)
+    return str(value)
+
+
+def _write_outputs(dataset: Dataset, summary: dict, report: Report, folder: Path) -> None:
+    union = bind_prefixes(Graph())
+    for triple in dataset.triples((None, None, None)):
+        union.add(triple)
+    dataset.serialize(folder / "smqi.trig", format="trig")
+    union.serialize(folder / "smqi.ttl", format="turtle")
+    union.serialize(folder / "smqi.nt", format="nt", encoding="utf-8")
+    dataset.serialize(folder / "smqi.jsonld", format="json-ld", indent=1)
+    (folder / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
+                                         encoding="utf-8")
+    (folder / "validation.txt").write_text(report.as_text(), encoding="utf-8")
+
+
+def swap_in(new: Path, out: Path) -> None:
+    """Replace ``out`` by ``new`` with renames only (the old folder is removed last)."""
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        os.replace(out, old)
+    os.replace(new, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def build(out: Path, data_dir: Path | None = None,
+          progress: Callable[[str], None] = lambda _msg: None) -> BuildResult:
+    """Build into ``out``. Raises InputInvalid (exit 1) when the sheets or shapes are broken."""
+    out = Path(out)
+    started = datetime.now(timezone.utc).replace(microsecond=0)
+    progress("loading ontology, vocabularies and sheets")
+    kg = assemble(data_dir)
+    progress(f"loaded {len(kg.study_ids)} studies and {kg.use_count} uses; validating with SHACL")
+    report = shacl_check(kg.shacl_data_graph(), origins=kg.origins)
+    report.warnings = kg.warnings + report.warnings
+    if not report.conforms:
+        raise InputInvalid(problems=report.problems)
+    add_provenance(kg, started)
+    progress("running the summary queries")
+    summary = summarise(kg.dataset)
+    summary["built_at"] = started.isoformat()
+    summary["inputs"] = {p.name: sha256(p) for p in kg.inputs}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+    tmp.chmod(0o755)  # mkdtemp makes it private; a build folder is for sharing
+    try:
+        progress(f"writing {out}")
+        _write_outputs(kg.dataset, summary, report, tmp)
+        swap_in(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return BuildResult(out=out, kg=kg, report=report, summary=summary)
