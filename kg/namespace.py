@@ -29,6 +29,7 @@ class SMQI(DefinedNamespace):
     IncomeClassification: URIRef
     StudyDesign: URIRef
     CodingConfidence: URIRef
+    ModelOfUse: URIRef
     reportsUse: URIRef
     reportedIn: URIRef
     platform: URIRef
@@ -49,6 +50,12 @@ class SMQI(DefinedNamespace):
     authorList: URIRef
     codingNote: URIRef
     fiscalYear: URIRef
+    modelOfUse: URIRef
+    requiresCommunicationModel: URIRef
+    requiresHost: URIRef
+    requiresAnyActivity: URIRef
+    rulePriority: URIRef
+    socialMediaFunction: URIRef
 
 
 ONTOLOGY_IRI = URIRef(BASE + "ontology")
@@ -81,6 +88,7 @@ SCHEMES: dict[str, tuple[str, URIRef]] = {
     "income_group": ("income-group", SMQI.IncomeGroup),
     "design": ("study-design", SMQI.StudyDesign),
     "confidence": ("confidence", SMQI.CodingConfidence),
+    "model": ("typology", SMQI.ModelOfUse),
 }
 
 

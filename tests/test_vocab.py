@@ -29,6 +29,7 @@ SCHEMES: dict[str, tuple[URIRef, int]] = {
     "income-group": (SMQI.IncomeGroup, 4),
     "study-design": (SMQI.StudyDesign, 5),
     "confidence": (SMQI.CodingConfidence, 3),
+    "typology": (SMQI.ModelOfUse, 9),
 }
 
 # (data file, column) -> scheme slug; multi-valued cells are ';'-separated

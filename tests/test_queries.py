@@ -1,0 +1,286 @@
+"""Tests of kg.query and of the named queries: every query runs on its made-up fixture.
+
+Fixtures live in ``tests/queries/<query-name>/``: ``data.ttl`` (made-up triples, tricky rows
+commented) and ``expected.csv`` (header = result variables, literals as lexical values, IRIs in
+full, an empty cell for an unbound value). Each fixture is loaded together with the real ontology
+and vocabularies, so labels come from the shipped vocabulary files.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from rdflib import BNode, Dataset, Graph, Literal, URIRef
+
+from kg import query as kq
+from kg import resources
+from kg.errors import DataError, SmqiError, UsageError
+from kg.namespace import G_EVIDENCE, G_ONTOLOGY, G_VOCAB
+
+# rdflib 7.6 warns from inside Dataset.triples() itself when default_union=True; not our call.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Dataset.default_context is deprecated:DeprecationWarning"
+)
+
+FIXTURES = Path(__file__).parent / "queries"
+TESTED_KINDS = ("cq", "qc")
+
+
+def _tested_queries() -> list[kq.NamedQuery]:
+    return [q for q in kq.list_queries() if q.kind in TESTED_KINDS]
+
+
+def _fixture_dirs() -> list[Path]:
+    return sorted(p for p in FIXTURES.iterdir() if p.is_dir()) if FIXTURES.is_dir() else []
+
+
+def _load(data: Path, container: str) -> Graph:
+    """Ontology + every vocabulary file + the fixture, in a union Dataset or in one plain Graph."""
+    if container == "dataset":
+        ds = Dataset(default_union=True)
+        ds.graph(G_ONTOLOGY).parse(resources.ontology_file())
+        vocab = ds.graph(G_VOCAB)
+        for path in resources.vocab_files():
+            vocab.parse(path)
+        ds.graph(G_EVIDENCE).parse(data)
+        return ds
+    graph = Graph()
+    graph.parse(resources.ontology_file())
+    for path in resources.vocab_files():
+        graph.parse(path)
+    graph.parse(data)
+    return graph
+
+
+def _as_text(value) -> str:
+    return "" if value is None else str(value)
+
+
+# ---------------------------------------------------------------- the named queries on fixtures
+
+
+def test_query_and_fixture_lists_are_not_empty():
+    # A glob of the wrong folder must not make every test below vacuous.
+    assert len(_tested_queries()) >= 12
+    assert len(_fixture_dirs()) >= 12
+    assert resources.vocab_files(), "ontology/vocab/*.ttl is missing: the fixtures need its labels"
+
+
+def test_every_query_has_a_fixture_and_every_fixture_a_query():
+    queries = {q.name for q in _tested_queries()}
+    fixtures = {p.name for p in _fixture_dirs()}
+    assert sorted(queries - fixtures) == [], "queries without tests/queries/<name>/ fixtures"
+    assert sorted(fixtures - queries) == [], "fixture folders without a query of that name"
+    for folder in _fixture_dirs():
+        assert (folder / "data.ttl").is_file(), f"{folder} has no data.ttl"
+        assert (folder / "expected.csv").is_file(), f"{folder} has no expected.csv"
+        first = (folder / "data.ttl").read_text(encoding="utf-8").splitlines()[0]
+        assert first.startswith("#") and "made up" in first.lower(), f"{folder}/data.ttl line 1"
+
+
+@pytest.mark.parametrize("container", ["dataset", "graph"])
+@pytest.mark.parametrize("folder", _fixture_dirs(), ids=lambda p: p.name)
+def test_query_on_fixture(folder: Path, container: str):
+    graph = _load(folder / "data.ttl", container)
+    result = kq.run_query(graph, folder.name)
+    with (folder / "expected.csv").open(newline="", encoding="utf-8") as handle:
+        header, *expected = list(csv.reader(handle))
+    assert result.variables == header
+    got = [[_as_text(v) for v in row] for row in result.rows]
+    assert Counter(map(tuple, got)) == Counter(map(tuple, expected))
+    # Every named query has an ORDER BY, so the order is part of the expected result too.
+    assert got == expected
+
+
+def test_qc_fixture_has_violations_and_clean_data_has_none():
+    # The qc fixture must actually produce rows, or the check above proves nothing.
+    violation = kq.load_query("qc/use-without-study-violation")
+    bad = _load(FIXTURES / violation.name / "data.ttl", "dataset")
+    assert kq.run_query(bad, violation).rows
+    clean = _load(FIXTURES / "studies-per-host" / "data.ttl", "dataset")
+    assert kq.run_query(clean, violation).rows == []
+
+
+@pytest.mark.parametrize("named", _tested_queries(), ids=lambda q: q.qualified_name)
+def test_headers_say_what_is_counted(named: kq.NamedQuery):
+    assert named.summary and named.description
+    assert named.text.lstrip().startswith("#+ summary:")
+    assert "ORDER BY" in named.text
+    if named.kind == "cq":
+        counts_uses = "?uses" in named.text.split("WHERE")[0]
+        wanted = "distinct uses" if counts_uses else "distinct studies"
+        assert wanted in named.description.lower()
+        assert "not counted" in named.description.lower(), "say what is not counted"
+
+
+# ---------------------------------------------------------------- finding and reading queries
+
+
+def test_load_query_by_bare_name_qualified_name_and_path():
+    bare = kq.load_query("studies-per-platform")
+    assert (bare.name, bare.kind) == ("studies-per-platform", "cq")
+    assert kq.load_query("cq/studies-per-platform") == bare
+    by_path = kq.load_query(str(bare.path))
+    assert by_path.text == bare.text and by_path.summary == "Studies per platform"
+
+
+def test_unknown_name_suggests_close_match_and_list_command():
+    with pytest.raises(UsageError) as info:
+        kq.load_query("studies-per-platfrom")
+    message = str(info.value)
+    assert "studies-per-platform" in message and "smqi query --list" in message
+    assert info.value.exit_code == 2 and isinstance(info.value, SmqiError)
+
+
+def test_unknown_qualified_name_and_missing_file(tmp_path: Path):
+    with pytest.raises(UsageError, match="cq/studies-per-platform"):
+        kq.load_query("cq/studies-per-platfor")
+    with pytest.raises(UsageError, match="smqi query --list"):
+        kq.load_query(str(tmp_path / "nothing.rq"))
+
+
+def test_bare_name_in_two_folders_is_ambiguous(tmp_path: Path):
+    for kind in ("cq", "qc"):
+        (tmp_path / kind).mkdir()
+        (tmp_path / kind / "twice.rq").write_text("#+ summary: s\nSELECT * WHERE { ?s ?p ?o }\n")
+    with pytest.raises(UsageError, match="cq/twice.*qc/twice"):
+        kq.load_query("twice", root=tmp_path)
+    assert kq.load_query("qc/twice", root=tmp_path).kind == "qc"
+
+
+def test_header_parsing(tmp_path: Path):
+    path = tmp_path / "demo.rq"
+    path.write_text(
+        "#+ summary:  Demo query  \n"
+        "#+ description: Counts nothing; one line only.\n"
+        "# an ordinary comment\n"
+        "SELECT ?s WHERE { ?s ?p ?o }\n"
+        "#+ summary: not a header any more\n",
+        encoding="utf-8",
+    )
+    named = kq.load_query(path)
+    assert named.summary == "Demo query"
+    assert named.description == "Counts nothing; one line only."
+    assert (named.name, named.kind, named.path) == ("demo", tmp_path.name, path)
+
+
+def test_missing_summary_names_the_file(tmp_path: Path):
+    path = tmp_path / "nosummary.rq"
+    path.write_text("#+ description: no summary\nSELECT * WHERE { ?s ?p ?o }\n")
+    with pytest.raises(DataError, match="nosummary.rq"):
+        kq.load_query(path)
+
+
+def test_query_that_does_not_parse_names_the_file(tmp_path: Path):
+    path = tmp_path / "broken.rq"
+    path.write_text("#+ summary: broken\nSELECT ?s WHERE { ?s ?p \n")
+    with pytest.raises(DataError, match="broken.rq.*does not parse"):
+        kq.run_query(Graph(), str(path))
+
+
+# ---------------------------------------------------------------- parameters
+
+
+def test_bindings_restrict_rows_and_injection_is_just_a_literal():
+    graph = _load(FIXTURES / "studies-per-platform" / "data.ttl", "dataset")
+    size = len(graph)
+    everything = kq.run_query(graph, "studies-per-platform")
+    assert len(everything.rows) == 3
+    twitter = kq.run_query(graph, "studies-per-platform", {"key": Literal("twitter")})
+    assert [(str(r[0]), int(r[2])) for r in twitter.rows] == [("twitter", 2)]
+    hostile = Literal("x' } ; DROP ALL ; #")
+    assert kq.run_query(graph, "studies-per-platform", {"key": hostile}).rows == []
+    assert len(graph) == size  # nothing was dropped
+
+
+def test_binding_must_be_an_rdf_term():
+    with pytest.raises(UsageError, match="RDF term"):
+        kq.run_query(Graph(), "studies-per-platform", {"key": "twitter"})  # type: ignore[dict-item]
+
+
+# ---------------------------------------------------------------- formatters
+
+EX = "http://example.org/"
+# A plain string, not rdflib's XSD: pytest probes module attributes while collecting, and the
+# closed DefinedNamespace warns on each probe.
+XSD_NS = "http://www.w3.org/2001/XMLSchema#"
+
+
+def _tiny() -> kq.QueryResult:
+    return kq.QueryResult(
+        variables=["thing", "label", "count"],
+        rows=[
+            (URIRef(EX + "a"), Literal("Say \"hi\", then go", lang="en"), Literal(2)),
+            (BNode("b0"), Literal("plain"), None),
+            (
+                None,
+                Literal("2020", datatype=URIRef(XSD_NS + "gYear")),
+                Literal("x", datatype=URIRef(XSD_NS + "string")),
+            ),
+        ],
+    )
+
+
+def test_csv_is_the_w3c_format():
+    assert kq.to_csv(_tiny()) == (
+        "thing,label,count\r\n"
+        'http://example.org/a,"Say ""hi"", then go",2\r\n'
+        "_:b0,plain,\r\n"
+        ",2020,x\r\n"
+    )
+
+
+def test_json_is_the_w3c_format():
+    text = kq.to_json(_tiny())
+    expected = {
+        "head": {"vars": ["thing", "label", "count"]},
+        "results": {
+            "bindings": [
+                {
+                    "thing": {"type": "uri", "value": "http://example.org/a"},
+                    "label": {"type": "literal", "value": 'Say "hi", then go', "xml:lang": "en"},
+                    "count": {"type": "literal", "value": "2", "datatype": XSD_NS + "integer"},
+                },
+                {
+                    "thing": {"type": "bnode", "value": "b0"},
+                    "label": {"type": "literal", "value": "plain"},
+                },
+                {
+                    "label": {"type": "literal", "value": "2020", "datatype": XSD_NS + "gYear"},
+                    "count": {"type": "literal", "value": "x", "datatype": XSD_NS + "string"},
+                },
+            ]
+        },
+    }
+    assert json.loads(text) == expected
+    assert text == json.dumps(expected, indent=2, ensure_ascii=False) + "\n"
+    assert set(json.loads(text)) == {"head", "results"}
+
+
+def test_json_of_a_real_query_result():
+    graph = _load(FIXTURES / "studies-per-year" / "data.ttl", "graph")
+    document = json.loads(kq.to_json(kq.run_query(graph, "studies-per-year")))
+    assert document["head"]["vars"] == ["key", "label", "studies"]
+    first = document["results"]["bindings"][0]
+    assert first["key"] == {"type": "literal", "value": "2020"}
+    assert first["studies"] == {"type": "literal", "value": "2", "datatype": XSD_NS + "integer"}
+
+
+def test_table_shortens_iris_and_shows_lexical_values():
+    graph = Graph()
+    graph.bind("ex", EX)
+    result = kq.QueryResult(
+        ["thing", "n"],
+        [(URIRef(EX + "a"), Literal(12)), (URIRef("http://other.org/x/y"), Literal(3))],
+        graph.namespace_manager,
+    )
+    assert kq.to_table(result) == (
+        "thing                  n\n"
+        "--------------------  --\n"
+        "ex:a                  12\n"
+        "http://other.org/x/y   3\n"
+    )
