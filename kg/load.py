@@ -265,8 +265,8 @@ def load_sheets(
         if NOT_STATED in countries and len(countries) > 1:
             sc.add(row, sid, "countries", rec["countries"], f"{NOT_STATED} (not stated) cannot be combined "
                    "with country codes.")
-        country_nodes = [] if countries == [NOT_STATED] else sc.keys(
-            row, sid, "countries", rec["countries"], "country", True)
+        stated = ";".join(c for c in countries if c != NOT_STATED)
+        country_nodes = sc.keys(row, sid, "countries", stated, "country", True) if stated else []
         design = sc.keys(row, sid, "design", rec["design"], "study-design", False)
         urls = _split(rec["source_url"])
         for url in urls:
@@ -309,6 +309,7 @@ def load_sheets(
         sid, no = rec["study_id"], rec["use_no"]
         entry = f"{sid}-{no}"
         uc.required(row, entry, rec, USE_REQUIRED)
+        studies_with_uses.add(sid)  # even a broken use row means the study is not without uses
         if no and (not no.isdigit() or int(no) < 1 or no != str(int(no))):
             uc.add(row, entry, "use_no", no, "use_no must be a whole number from 1 (1, 2, … within the study).")
             continue
@@ -322,7 +323,6 @@ def load_sheets(
         seen_uses[(sid, no)] = row
         if not (sid and no):
             continue
-        studies_with_uses.add(sid)
         node, study = use_iri(sid, no), study_iri(sid)
         loaded.origins[node] = Origin(uc.file, row, entry)
         loaded.use_count += 1

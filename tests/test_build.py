@@ -1,0 +1,182 @@
+"""End to end: `smqi build` on the real evidence, checked against counts taken straight from the CSVs.
+
+The oracle here is deliberately independent of the graph: plain csv-module counting of
+data/studies.csv and data/uses.csv, compared with summary.json (which comes from SPARQL).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from pyshacl import validate
+from rdflib import RDF, Dataset, Graph
+
+from kg import resources
+from kg.cli import main
+from kg.namespace import G_DERIVED, G_EVIDENCE, G_ONTOLOGY, G_PROVENANCE, G_REFERENCE, G_VOCAB, SMQI
+
+FIXTURES = Path(__file__).parent / "fixtures" / "sheets"
+OUTPUTS = ["smqi.trig", "smqi.ttl", "smqi.nt", "smqi.jsonld", "summary.json", "validation.txt"]
+
+
+def rows(name: str) -> list[dict[str, str]]:
+    with (resources.data_dir() / name).open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("b") / "build"
+    assert main(["build", "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def summary(built: Path) -> dict:
+    return json.loads((built / "summary.json").read_text(encoding="utf-8"))
+
+
+def query_counts(summary: dict, name: str, value: str = "studies") -> dict[str, int]:
+    return {r["key"]: r[value] for r in summary["queries"][name]["rows"]}
+
+
+def per_study(field: str) -> dict[str, int]:
+    """Distinct studies per key of a multi-valued uses.csv field, counted with the csv module."""
+    studies: dict[str, set[str]] = defaultdict(set)
+    for r in rows("uses.csv"):
+        for key in r[field].split(";"):
+            studies[key.strip()].add(r["study_id"])
+    return {k: len(v) for k, v in studies.items()}
+
+
+def test_outputs_written(built: Path) -> None:
+    assert sorted(p.name for p in built.iterdir()) == sorted(OUTPUTS)
+    assert (built / "validation.txt").read_text(encoding="utf-8").startswith("Conforms: yes\n")
+
+
+def test_counts_equal_the_sheets(summary: dict) -> None:
+    assert summary["counts"]["studies"] == len(rows("studies.csv")) == 66
+    assert summary["counts"]["uses"] == len(rows("uses.csv")) == 72
+    assert "not that review's own list of 40 studies" in summary["notice"]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [("studies-per-platform", "platforms"), ("studies-per-communication-model", "communication_model"),
+     ("studies-per-host", "host"), ("studies-per-population", "user_populations"),
+     ("studies-per-activity", "qi_activities"), ("studies-per-stage", "qi_stages")],
+)
+def test_summary_queries_equal_csv_counts(summary: dict, query: str, field: str) -> None:
+    assert query_counts(summary, query) == per_study(field)
+
+
+def test_uses_per_communication_model(summary: dict) -> None:
+    expected: dict[str, int] = defaultdict(int)
+    for r in rows("uses.csv"):
+        expected[r["communication_model"]] += 1
+    assert query_counts(summary, "uses-per-communication-model", "uses") == dict(expected)
+
+
+def test_studies_per_year_and_country(summary: dict) -> None:
+    years: dict[str, int] = defaultdict(int)
+    countries: dict[str, int] = defaultdict(int)
+    for r in rows("studies.csv"):
+        years[r["year"]] += 1
+        for c in set(r["countries"].split(";")) - {"XX"}:
+            countries[c] += 1
+    assert query_counts(summary, "studies-per-year") == dict(years)
+    assert query_counts(summary, "studies-per-country") == dict(countries)
+
+
+def test_studies_per_income_group_latest_fiscal_year(summary: dict) -> None:
+    latest: dict[str, tuple[str, str]] = {}
+    for r in rows("world_bank_income_groups.csv"):
+        if r["country_code"] not in latest or r["fiscal_year"] > latest[r["country_code"]][0]:
+            latest[r["country_code"]] = (r["fiscal_year"], r["income_group"])
+    groups: dict[str, set[str]] = defaultdict(set)
+    for r in rows("studies.csv"):
+        for c in set(r["countries"].split(";")) - {"XX"}:
+            if c in latest:
+                groups[latest[c][1]].add(r["study_id"])
+    assert query_counts(summary, "studies-per-income-group") == {k: len(v) for k, v in groups.items()}
+
+
+def test_gap_map_equals_csv(summary: dict) -> None:
+    cells: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for r in rows("uses.csv"):
+        for p in r["platforms"].split(";"):
+            for a in r["qi_activities"].split(";"):
+                cells[(p, a)].add(r["study_id"])
+    got = {(r["platform"], r["activity"]): r["studies"] for r in summary["queries"]["platform-by-activity"]["rows"]}
+    assert got == {k: len(v) for k, v in cells.items()}
+
+
+def test_named_graphs_kept_apart(built: Path) -> None:
+    ds = Dataset().parse(built / "smqi.trig", format="trig")
+    names = {g.identifier for g in ds.graphs()}
+    assert {G_ONTOLOGY, G_VOCAB, G_EVIDENCE, G_REFERENCE, G_PROVENANCE} <= names
+    evidence = ds.graph(G_EVIDENCE)
+    assert len(set(evidence.subjects(RDF.type, SMQI.Study))) == 66
+    assert list(evidence.triples((None, SMQI.modelOfUse, None))) == []  # derived triples live elsewhere
+    assert len(set(ds.graph(G_VOCAB).subjects(RDF.type, SMQI.Study))) == 0
+    _ = G_DERIVED
+
+
+def test_independent_shacl_run_over_turtle_conforms(built: Path) -> None:
+    data = Graph().parse(built / "smqi.ttl", format="turtle")
+    shapes = Graph()
+    for path in resources.shape_files():
+        shapes.parse(path, format="turtle")
+    conforms, _graph, text = validate(data, shacl_graph=shapes, inference="none", advanced=True)
+    assert conforms, text
+
+
+def test_serialisations_agree(built: Path) -> None:
+    from rdflib.compare import isomorphic
+
+    ttl = Graph().parse(built / "smqi.ttl", format="turtle")
+    nt = Graph().parse(built / "smqi.nt", format="nt")
+    union = Graph()
+    for fmt, name in (("json-ld", "smqi.jsonld"), ("trig", "smqi.trig")):
+        ds = Dataset(default_union=True).parse(built / name, format=fmt)
+        union = Graph()
+        for triple in ds.triples((None, None, None)):
+            union.add(triple)
+        assert isomorphic(union, nt), name
+    assert isomorphic(ttl, nt)
+    assert len(nt) > 5000
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+def test_failed_build_leaves_previous_build_untouched(built: Path, capsys: pytest.CaptureFixture) -> None:
+    before = snapshot(built)
+    code = main(["build", "--out", str(built), "--data", str(FIXTURES / "bad"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert snapshot(built) == before
+    assert [line for line in err.splitlines() if line.startswith("tests/") or "sheets/bad" in line] == [
+        line for line in err.splitlines()[1:]
+    ]
+    assert len(err.splitlines()) == 4  # heading + one line per problem
+    assert "studies.csv:row 4, smithb2020, field study_id, value 'smithb2020': duplicate study_id" in err
+    assert "uses.csv:row 2, smithb2020-1, field platforms, value 'tweeter': unknown platform key" in err
+    assert "uses.csv:row 3, doeb2019-1, field host, value '': host is required" in err
+    assert "Traceback" not in err
+    assert not [p for p in built.parent.iterdir() if p.name.startswith(".build.")]  # no temp left
+
+
+def test_build_into_new_folder_from_fixture(tmp_path: Path) -> None:
+    out = tmp_path / "nested" / "out"
+    assert main(["build", "--out", str(out), "--data", str(FIXTURES / "valid"), "--quiet"]) == 0
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["counts"]["studies"] == 2 and summary["counts"]["uses"] == 3
+    assert query_counts(summary, "studies-per-platform") == {
+        "twitter": 1, "rating-site": 1, "facebook": 1, "online-forum": 1}

@@ -1,0 +1,144 @@
+"""The command line, in process (kg.cli.main) and once through `python -m kg`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kg.cli import main
+
+FIXTURES = Path(__file__).parent / "fixtures" / "sheets"
+SHAPE_FIXTURES = Path(__file__).parent / "shapes"
+
+
+@pytest.fixture(scope="module")
+def fixture_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("cli") / "build"
+    assert main(["build", "--out", str(out), "--data", str(FIXTURES / "valid"), "--quiet"]) == 0
+    return out
+
+
+@pytest.mark.parametrize("command", ["build", "validate", "query"])
+def test_help_documents_exit_codes(command: str, capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as info:
+        main([command, "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert "exit codes:" in out and "  1  invalid input" in out and "  2  usage error" in out
+
+
+def test_no_command_prints_help_and_exits_2(capsys: pytest.CaptureFixture) -> None:
+    assert main([]) == 2
+    assert "COMMAND" in capsys.readouterr().out
+
+
+def test_query_list(capsys: pytest.CaptureFixture) -> None:
+    assert main(["query", "--list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "cq/studies-per-platform\tStudies per platform" in lines
+    assert any(line.startswith("cq/platform-by-activity\t") for line in lines)
+
+
+def test_query_formats_on_a_built_graph(fixture_build: Path, capsys: pytest.CaptureFixture) -> None:
+    graph = str(fixture_build / "smqi.trig")
+    assert main(["query", "studies-per-host", "--graph", graph, "--format", "csv"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines() == [
+        "key,label,studies",
+        "health-organisation,Health organisation,1",
+        "professionals,Professionals,1",
+        "third-party-platform,Third-party platform,1",
+    ]
+    assert main(["query", "studies-per-host", "--graph", graph, "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["head"]["vars"] == ["key", "label", "studies"]
+    assert doc["results"]["bindings"][0]["key"] == {"type": "literal", "value": "health-organisation"}
+    assert main(["query", "studies-per-host", "--graph", graph]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["key", "label", "studies"]
+    assert len(table) == 5  # header, rule, three rows
+
+
+def test_query_param_is_bound_not_pasted(fixture_build: Path, capsys: pytest.CaptureFixture) -> None:
+    graph = str(fixture_build / "smqi.trig")
+    assert main(["query", "studies-per-host", "--graph", graph, "--format", "csv",
+                 "--param", "key=professionals"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["key,label,studies", "professionals,Professionals,1"]
+    hostile = "x\" } UNION { ?s ?p ?o } #"
+    assert main(["query", "studies-per-host", "--graph", graph, "--format", "csv",
+                 "--param", f"key={hostile}"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["key,label,studies"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["query", "studies-per-platfrom"], "studies-per-platform"),
+        (["query"], "give a query name"),
+        (["query", "studies-per-host", "--param", "no-equals"], "write NAME=VALUE"),
+        (["query", "studies-per-host", "--graph", "missing.ttl"], "missing.ttl: no such file"),
+        (["validate", "nothing-here.ttl"], "nothing-here.ttl: no such file"),
+    ],
+    ids=["unknown-query", "no-name", "bad-param", "missing-graph", "missing-file"],
+)
+def test_user_errors_exit_2_without_traceback(argv: list[str], message: str, capsys: pytest.CaptureFixture) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_validate_sheets_text_and_json(capsys: pytest.CaptureFixture) -> None:
+    bad = [str(FIXTURES / "bad" / "studies.csv"), str(FIXTURES / "bad" / "uses.csv")]
+    assert main(["validate", *bad]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("Conforms: no (3 problems)\n")
+    assert main(["validate", *bad, "--format", "json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["conforms"] is False
+    assert [(Path(p["file"]).name, p["row"], p["field"], p["value"]) for p in doc["problems"]] == [
+        ("studies.csv", 4, "study_id", "smithb2020"),
+        ("uses.csv", 2, "platforms", "tweeter"),
+        ("uses.csv", 3, "host", ""),
+    ]
+    good = [str(FIXTURES / "valid" / "studies.csv"), str(FIXTURES / "valid" / "uses.csv")]
+    assert main(["validate", *good]) == 0
+    assert capsys.readouterr().out == "Conforms: yes\n"
+
+
+def test_validate_only_one_sheet_is_a_usage_error(capsys: pytest.CaptureFixture) -> None:
+    assert main(["validate", str(FIXTURES / "valid" / "uses.csv")]) == 2
+    assert "the studies sheet is missing" in capsys.readouterr().err
+
+
+def test_validate_turtle(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    valid = sorted((SHAPE_FIXTURES / "social-media-use" / "valid").glob("*.ttl"))[0]
+    assert main(["validate", str(valid)]) == 0
+    capsys.readouterr()
+    invalid = SHAPE_FIXTURES / "social-media-use" / "invalid"
+    no_host = invalid / "missing-host.ttl"
+    assert main(["validate", str(no_host)]) == 1
+    out = capsys.readouterr().out
+    assert "field host" in out
+    broken = tmp_path / "broken.ttl"
+    broken.write_text("@prefix ex: <http://example.org/> .\nex:a ex:b ex:c .\nex:d ex:e \n", encoding="utf-8")
+    assert main(["validate", str(broken)]) == 2
+    err = capsys.readouterr().err
+    assert "broken.ttl:" in err and "not valid turtle" in err and "Traceback" not in err
+
+
+def test_validate_refuses_remote_jsonld_context(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    doc = tmp_path / "entry.jsonld"
+    doc.write_text(json.dumps({"@context": "https://example.org/context.jsonld", "@id": "x"}), encoding="utf-8")
+    assert main(["validate", str(doc)]) == 2
+    assert "would have to be fetched" in capsys.readouterr().err
+
+
+def test_python_dash_m_kg_works() -> None:
+    done = subprocess.run([sys.executable, "-m", "kg", "--version"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0
+    assert done.stdout.startswith("smqi-kg ")
