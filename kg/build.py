@@ -22,9 +22,12 @@ from rdflib.namespace import DCTERMS, PROV
 
 from kg import __version__
 from kg.dataset import KnowledgeGraph, assemble, bind_prefixes
-from kg.errors import InputInvalid
+from kg import network
+from kg.errors import InputInvalid, JavaMissing, Problem
 from kg.namespace import BASE, G_PROVENANCE, SMQI
 from kg.query import list_queries, run_query
+from kg.reason import check_typology
+from kg.typology import UNCLASSIFIED, derive
 from kg.validate import Report, shacl_check
 
 SPDX = Namespace("http://spdx.org/rdf/terms#")
@@ -124,7 +127,7 @@ def swap_in(new: Path, out: Path) -> None:
 
 
 def build(out: Path, data_dir: Path | None = None,
-          progress: Callable[[str], None] = lambda _msg: None) -> BuildResult:
+          progress: Callable[[str], None] = lambda _msg: None, cross_check: bool = True) -> BuildResult:
     """Build into ``out``. Raises InputInvalid (exit 1) when the sheets or shapes are broken."""
     out = Path(out)
     started = datetime.now(timezone.utc).replace(microsecond=0)
@@ -136,8 +139,23 @@ def build(out: Path, data_dir: Path | None = None,
     if not report.conforms:
         raise InputInvalid(problems=report.problems)
     add_provenance(kg, started)
+    progress("deriving the typology of models of use")
+    derivation = derive(kg.dataset)
+    typology = {
+        "unclassified_uses": sum(1 for m in derivation.assignments.values() if m == UNCLASSIFIED),
+        "owl_cross_check": "not run",
+    }
+    if cross_check:
+        progress("cross-checking the typology with OWL classes classified by HermiT")
+        try:
+            check_typology(kg.dataset, derivation.assignments)  # raises TypologyDisagreement (exit 1)
+            typology["owl_cross_check"] = "HermiT agrees with the SPARQL derivation on every use"
+        except JavaMissing as exc:
+            typology["owl_cross_check"] = f"skipped: {exc}"
+            report.warnings.append(Problem(message=f"OWL cross-check skipped. {exc}", severity="warning"))
     progress("running the summary queries")
     summary = summarise(kg.dataset)
+    summary["typology"] = typology
     summary["built_at"] = started.isoformat()
     summary["inputs"] = {p.name: sha256(p) for p in kg.inputs}
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -146,6 +164,8 @@ def build(out: Path, data_dir: Path | None = None,
     try:
         progress(f"writing {out}")
         _write_outputs(kg.dataset, summary, report, tmp)
+        progress("analysing the evidence network")
+        network.write_outputs(network.analyse(kg.dataset), tmp / "network")
         swap_in(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

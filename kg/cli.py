@@ -29,17 +29,23 @@ def _progress(quiet: bool) -> Callable[[str], None]:
 def cmd_build(args: argparse.Namespace) -> int:
     from kg.build import build
 
-    result = build(Path(args.out), Path(args.data) if args.data else None, progress=_progress(args.quiet))
+    result = build(Path(args.out), Path(args.data) if args.data else None, progress=_progress(args.quiet),
+                   cross_check=not args.no_owl)
     counts = result.summary["counts"]
+    typology = result.summary["typology"]
     print(f"Built {result.out}/: {counts['studies']} studies, {counts['uses']} uses, "
-          f"{counts['triples']} triples; SHACL: conforms.")
+          f"{counts['triples']} triples; SHACL: conforms; typology: "
+          f"{typology['unclassified_uses']} unclassified uses; OWL cross-check: "
+          f"{typology['owl_cross_check'].split(':')[0].split(' on ')[0]}.")
     for warning in result.report.warnings:
         print(f"warning: {warning.as_text()}", file=sys.stderr)
     if not args.quiet:
-        platforms = result.summary["queries"].get("studies-per-platform", {}).get("rows", [])
-        if platforms:
-            top = ", ".join(f"{r['key']} {r['studies']}" for r in platforms[:5])
-            print(f"Studies per platform (top 5): {top}")
+        for name, what in (("studies-per-platform", "Studies per platform"),
+                           ("uses-per-model", "Uses per model of use")):
+            rows = result.summary["queries"].get(name, {}).get("rows", [])
+            if rows:
+                top = ", ".join(f"{r['key']} {r.get('studies', r.get('uses'))}" for r in rows[:5])
+                print(f"{what} (top 5): {top}")
         print("Note: the evidence is an independent extraction, not the review's own list of 40 "
               "studies (see data/METHODS.md).")
     return 0
@@ -68,6 +74,54 @@ def cmd_query(args: argparse.Namespace) -> int:
     result = q.run_query(graph, named, bindings)
     formatter = {"table": q.to_table, "csv": q.to_csv, "json": q.to_json}[args.format]
     sys.stdout.write(formatter(result))
+    return 0
+
+
+def cmd_typology(args: argparse.Namespace) -> int:
+    from kg import typology as t
+    from kg.dataset import assemble
+
+    kg = assemble(Path(args.data) if args.data else None)
+    derivation = t.derive(kg.dataset)
+    if args.explain:
+        sys.stdout.write(t.explain(kg.dataset, derivation, args.explain))
+        return 0
+    if args.format == "json":
+        sys.stdout.write(t.to_json(derivation))
+    elif args.assignments:
+        if args.format == "csv":
+            sys.stdout.write(t.to_csv_assignments(derivation))
+        else:
+            rows = [("study_id", "use_no", "model"), *((s, str(n), m) for s, n, m in derivation.rows)]
+            width = [max(len(r[i]) for r in rows) for i in range(3)]
+            sys.stdout.write("".join("  ".join(c.ljust(w) for c, w in zip(r, width)).rstrip() + "\n"
+                                     for r in rows))
+    elif args.format == "csv":
+        import csv
+        import io
+
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["key", "label", "uses", "studies", "example_studies"])
+        for r in t.summary_rows(derivation):
+            writer.writerow([r.key, r.label, r.uses, r.studies, ";".join(r.examples)])
+        sys.stdout.write(buffer.getvalue())
+    else:
+        sys.stdout.write(t.to_table(t.summary_rows(derivation)))
+    return 0
+
+
+def cmd_network(args: argparse.Namespace) -> int:
+    from kg import network
+    from kg.dataset import assemble
+    from kg.typology import derive
+
+    kg = assemble(Path(args.data) if args.data else None)
+    derive(kg.dataset)
+    report = network.analyse(kg.dataset)
+    sys.stdout.write(network.report_text(report))
+    written = network.write_outputs(report, Path(args.out))
+    print(f"Wrote {', '.join(str(p) for p in written)}")
     return 0
 
 
@@ -122,6 +176,8 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="build", help="output folder (default: build)")
     p.add_argument("--data", help="folder with studies.csv and uses.csv (default: the shipped data)")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the one-line result")
+    p.add_argument("--no-owl", action="store_true",
+                   help="skip the OWL/HermiT cross-check of the typology (it needs Java)")
     p.set_defaults(func=cmd_build)
 
     p = add("validate", "check sheets or RDF files against the codebook and the shapes",
@@ -141,6 +197,26 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--param", action="append", metavar="NAME=VALUE",
                    help="bind ?NAME to VALUE (a literal, or <IRI>); repeatable")
     p.set_defaults(func=cmd_query)
+
+    p = add("typology", "derive the models of use and show them per model, per use, or explained",
+            "Assign every use the model of the first typology rule (ontology/vocab/typology.ttl) that "
+            "matches it, by priority. Uses matching no rule are listed as unclassified.")
+    p.add_argument("--assignments", action="store_true",
+                   help="one row per use: study_id,use_no,model (model = key or unclassified)")
+    p.add_argument("--explain", metavar="STUDY_ID[-USE_NO]",
+                   help="show, for each use, the rule that matched and why each earlier rule did not")
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table", help="default: table")
+    p.add_argument("--data", help="folder with studies.csv and uses.csv (default: the shipped data)")
+    p.set_defaults(func=cmd_typology)
+
+    p = add("network", "graph analysis of the evidence with networkx",
+            "Build a bipartite study-concept graph and a weighted co-occurrence graph of features "
+            "across uses, detect communities (fixed seed), compare them with the rule-based models "
+            "(contingency table, adjusted Rand index) and rank platforms, populations and "
+            "activities by centrality. Writes GraphML and JSON.")
+    p.add_argument("--out", default="build/network", help="output folder (default: build/network)")
+    p.add_argument("--data", help="folder with studies.csv and uses.csv (default: the shipped data)")
+    p.set_defaults(func=cmd_network)
     return parser
 
 

@@ -21,7 +21,7 @@ from kg.cli import main
 from kg.namespace import G_DERIVED, G_EVIDENCE, G_ONTOLOGY, G_PROVENANCE, G_REFERENCE, G_VOCAB, SMQI
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sheets"
-OUTPUTS = ["smqi.trig", "smqi.ttl", "smqi.nt", "smqi.jsonld", "summary.json", "validation.txt"]
+OUTPUTS = ["smqi.trig", "smqi.ttl", "smqi.nt", "smqi.jsonld", "summary.json", "validation.txt", "network"]
 
 
 def rows(name: str) -> list[dict[str, str]]:
@@ -56,6 +56,8 @@ def per_study(field: str) -> dict[str, int]:
 
 def test_outputs_written(built: Path) -> None:
     assert sorted(p.name for p in built.iterdir()) == sorted(OUTPUTS)
+    assert sorted(p.name for p in (built / "network").iterdir()) == [
+        "bipartite.graphml", "cooccurrence.graphml", "network.json"]
     assert (built / "validation.txt").read_text(encoding="utf-8").startswith("Conforms: yes\n")
 
 
@@ -153,7 +155,8 @@ def test_serialisations_agree(built: Path) -> None:
 
 
 def snapshot(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def test_failed_build_leaves_previous_build_untouched(built: Path, capsys: pytest.CaptureFixture) -> None:
@@ -180,3 +183,45 @@ def test_build_into_new_folder_from_fixture(tmp_path: Path) -> None:
     assert summary["counts"]["studies"] == 2 and summary["counts"]["uses"] == 3
     assert query_counts(summary, "studies-per-platform") == {
         "twitter": 1, "rating-site": 1, "facebook": 1, "online-forum": 1}
+
+
+def test_typology_in_summary_matches_assignments(summary: dict) -> None:
+    uses = query_counts(summary, "uses-per-model", "uses")
+    assert sum(uses.values()) + summary["typology"]["unclassified_uses"] == 72
+    assert summary["typology"]["owl_cross_check"] == "HermiT agrees with the SPARQL derivation on every use"
+
+
+def test_missing_java_skips_cross_check_with_a_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture) -> None:
+    import shutil
+
+    real_which = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None if name == "java" else real_which(name, *a, **k))
+    out = tmp_path / "b"
+    assert main(["build", "--out", str(out), "--data", str(FIXTURES / "valid"), "--quiet"]) == 0
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["typology"]["owl_cross_check"].startswith("skipped: HermiT")
+    err = capsys.readouterr().err
+    assert "OWL cross-check skipped" in err and "apt-get install default-jre-headless" in err
+
+
+def test_typology_disagreement_fails_build_and_keeps_previous(built: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture) -> None:
+    """A deliberately conflicting OWL answer for one use must fail the build, naming both answers."""
+    from kg import reason
+    from kg.namespace import use_iri
+
+    real = reason.owl_assignments
+
+    def tampered(graph):
+        answers = real(graph)
+        answers[use_iri("ahne2020", 1)] = "feedback-seeking"
+        return answers
+
+    monkeypatch.setattr(reason, "owl_assignments", tampered)
+    before = snapshot(built)
+    assert main(["build", "--out", str(built), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "ahne2020-1: SPARQL says listening, HermiT says feedback-seeking" in err
+    assert "Traceback" not in err
+    assert snapshot(built) == before

@@ -142,3 +142,35 @@ def test_python_dash_m_kg_works() -> None:
     done = subprocess.run([sys.executable, "-m", "kg", "--version"], capture_output=True, text=True, check=False)
     assert done.returncode == 0
     assert done.stdout.startswith("smqi-kg ")
+
+
+def test_typology_assignments_csv(capsys: pytest.CaptureFixture) -> None:
+    assert main(["typology", "--assignments", "--format", "csv"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "study_id,use_no,model"
+    assert len(lines) == 73
+    assert lines[1] == "ahne2020,1,listening"
+
+
+def test_typology_summary_and_explain(capsys: pytest.CaptureFixture) -> None:
+    assert main(["typology", "--data", str(FIXTURES / "valid"), "--format", "csv"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "key,label,uses,studies,example_studies"
+    assert "listening,Social listening and online reviews,1,1,smitha2020" in out
+    assert main(["typology", "--data", str(FIXTURES / "valid"), "--explain", "smitha2020-2"]) == 0
+    text = capsys.readouterr().out
+    assert "rule 1 listening: does not match" in text
+    assert "model: consultation (Online consultation)" in text
+    assert main(["typology", "--data", str(FIXTURES / "valid"), "--explain", "smitha2021"]) == 2
+    assert "smitha2020" in capsys.readouterr().err
+
+
+def test_network_writes_graphml_and_json(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["network", "--data", str(FIXTURES / "valid"), "--out", str(tmp_path / "n")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Network analysis of the evidence\n")
+    assert sorted(p.name for p in (tmp_path / "n").iterdir()) == [
+        "bipartite.graphml", "cooccurrence.graphml", "network.json"]
+    first = (tmp_path / "n" / "network.json").read_bytes()
+    assert main(["network", "--data", str(FIXTURES / "valid"), "--out", str(tmp_path / "n")]) == 0
+    assert (tmp_path / "n" / "network.json").read_bytes() == first

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.filterwarnings(
 )
 
 FIXTURES = Path(__file__).parent / "queries"
-TESTED_KINDS = ("cq", "qc")
+TESTED_KINDS = ("cq", "qc", "typology")
 
 
 def _tested_queries() -> list[kq.NamedQuery]:
