@@ -53,7 +53,8 @@ class Problem:
     severity: str = "error"
 
     def location(self) -> str:
-        parts = [p for p in (self.file, f"row {self.row}" if self.row else None) if p]
+        unit = "row" if not self.file or self.file.lower().endswith(".csv") else "line"
+        parts = [p for p in (self.file, f"{unit} {self.row}" if self.row else None) if p]
         return ":".join(parts) if parts else "-"
 
     def as_text(self) -> str:

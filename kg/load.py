@@ -83,6 +83,20 @@ class Origin:
 
 
 @dataclass
+class Existing:
+    """What the graph already holds, so that new entries can be checked against it.
+
+    ``dois`` and ``pmids`` map the normalised identifier to the study that has it; ``use_ids`` are
+    ``(study_id, use_no)`` pairs.
+    """
+
+    study_ids: set[str] = field(default_factory=set)
+    dois: dict[str, str] = field(default_factory=dict)
+    pmids: dict[str, str] = field(default_factory=dict)
+    use_ids: set[tuple[str, str]] = field(default_factory=set)
+
+
+@dataclass
 class Loaded:
     graph: Graph
     origins: dict[URIRef, Origin] = field(default_factory=dict)
@@ -208,11 +222,15 @@ def load_sheets(
     *,
     known_study_ids: set[str] | None = None,
     require_uses: bool = True,
+    existing: Existing | None = None,
 ) -> Loaded:
     """Check and convert the two sheets; raise InputInvalid listing every problem.
 
     ``known_study_ids`` are studies that already exist elsewhere (uses may point at them).
+    ``existing`` is the graph the rows are new entries for: a study id, DOI (after
+    ``normalise_doi``), PMID or use already in it is a duplicate; its studies may have new uses.
     """
+    existing = existing or Existing()
     study_rows = read_sheet(studies_path, STUDY_COLUMNS)
     use_rows = read_sheet(uses_path, USE_COLUMNS)
     graph = Graph()
@@ -233,6 +251,8 @@ def load_sheets(
         if sid in seen_studies:
             sc.add(row, sid, "study_id", sid, f"duplicate study_id: already used on row {seen_studies[sid]}.")
             continue
+        if sid and sid in existing.study_ids:
+            sc.add(row, sid, "study_id", sid, "duplicate study_id: this study is already in the graph.")
         seen_studies[sid] = row
         node = study_iri(sid) if sid else None
         year = rec["year"]
@@ -251,6 +271,10 @@ def load_sheets(
                        f"on row {seen_dois[doi][0]}.")
             else:
                 seen_dois[doi] = (row, sid)
+            other = existing.dois.get(normalise_doi(doi))
+            if other is not None:
+                sc.add(row, sid, "doi", doi, f"duplicate DOI: {normalise_doi(doi)} is already in the graph "
+                       f"for study {other}.")
         pmid = rec["pmid"]
         if pmid:
             if not PMID_RE.match(pmid):
@@ -261,6 +285,9 @@ def load_sheets(
                        f"on row {seen_pmids[pmid][0]}.")
             else:
                 seen_pmids[pmid] = (row, sid)
+            if pmid.lstrip("0") in existing.pmids:
+                sc.add(row, sid, "pmid", pmid, f"duplicate PMID: {pmid.lstrip('0')} is already in the graph "
+                       f"for study {existing.pmids[pmid.lstrip('0')]}.")
         countries = _split(rec["countries"])
         if NOT_STATED in countries and len(countries) > 1:
             sc.add(row, sid, "countries", rec["countries"], f"{NOT_STATED} (not stated) cannot be combined "
@@ -302,7 +329,7 @@ def load_sheets(
             if re.match(r"^https?://\S+$", url):
                 graph.add((node, PROV.wasDerivedFrom, URIRef(url)))
 
-    known = set(seen_studies) | (known_study_ids or set())
+    known = set(seen_studies) | (known_study_ids or set()) | existing.study_ids
     seen_uses: dict[tuple[str, str], int] = {}
     studies_with_uses: set[str] = set()
     for row, rec in use_rows:
@@ -319,6 +346,9 @@ def load_sheets(
             continue
         if (sid, no) in seen_uses:
             uc.add(row, entry, "use_no", no, f"duplicate use: {entry} is already on row {seen_uses[(sid, no)]}.")
+            continue
+        if (sid, no) in existing.use_ids:
+            uc.add(row, entry, "use_no", no, f"duplicate use: {entry} is already in the graph.")
             continue
         seen_uses[(sid, no)] = row
         if not (sid and no):

@@ -1,7 +1,9 @@
 """Reading RDF files safely: clear errors naming the file and line, and no remote fetching.
 
 rdflib would dereference a remote JSON-LD ``@context``; smqi-kg never fetches anything at run time,
-so JSON-LD documents whose context is not inline are refused with a message saying so.
+so JSON-LD documents whose context is not inline are refused with a message saying so. The one
+exception is the project's own context, ``https://w3id.org/smqi/context.jsonld``: the copy shipped in
+ontology/context.jsonld is put in its place (kg.jsonld), so it is never fetched either.
 """
 
 from __future__ import annotations
@@ -71,12 +73,17 @@ def parse_into(graph: Graph, path: Path, fmt: str | None = None) -> Graph:
             doc = json.loads(text)
         except json.JSONDecodeError as exc:
             raise DataError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
-        remote = _remote_contexts(doc)
+        from kg.jsonld import CONTEXT_IRI, substitute_context
+
+        remote = [ctx for ctx in _remote_contexts(doc) if ctx != CONTEXT_IRI]
         if remote:
             raise DataError(
                 f"{path}: JSON-LD @context {remote[0]!r} would have to be fetched; smqi never fetches "
-                "remote documents. Put the context inline in the file."
+                f"remote documents. Put the context inline in the file, or use {CONTEXT_IRI} "
+                "(the project's context, read from the shipped copy)."
             )
+        if CONTEXT_IRI in _remote_contexts(doc):
+            text = json.dumps(substitute_context(doc))
     try:
         graph.parse(data=text, format=fmt, publicID=path.resolve().as_uri())
     except Exception as exc:  # rdflib raises many types (BadSyntax, SAXParseException, ValueError…)

@@ -7,7 +7,6 @@ fields, and the CSV file and row when known. Exit codes: 0 conforms, 1 violation
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -18,10 +17,10 @@ from rdflib import RDF, Graph, Literal, URIRef
 from rdflib.namespace import SH, SKOS
 
 from kg import resources
-from kg.errors import DataError, InputInvalid, Problem, UsageError
-from kg.load import COLUMN_OF, STUDY_COLUMNS, USE_CODED, USE_COLUMNS, Origin, display_path, load_sheets
+from kg.errors import Problem, UsageError
+from kg.load import COLUMN_OF, USE_CODED, Origin
 from kg.namespace import BASE, SMQI
-from kg.rdfio import FORMATS, parse_into
+from kg.rdfio import parse_into
 from kg.vocab import Vocabulary, default_vocabulary, load_ontology_graph
 
 SLUG_OF = {pred: slug for _col, (slug, pred, _m) in USE_CODED.items()}
@@ -131,59 +130,24 @@ def shacl_check(data: Graph, vocab: Vocabulary | None = None,
     return Report(conforms=not problems, problems=problems, warnings=warnings)
 
 
-def _sheet_kind(path: Path) -> str:
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            header = next(csv.reader(handle), [])
-    except FileNotFoundError:
-        raise DataError(f"{display_path(path)}: no such file") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise DataError(f"{display_path(path)}: cannot be read as a CSV sheet ({exc})") from None
-    if "use_no" in header:
-        return "uses"
-    if "title" in header:
-        return "studies"
-    raise DataError(
-        f"{display_path(path)}:1: not an extraction sheet: the header has neither the studies columns "
-        f"({','.join(STUDY_COLUMNS)}) nor the uses columns ({','.join(USE_COLUMNS)})"
-    )
+def validate_paths(paths: list[Path], data_dir: Path | None = None) -> Report:
+    """Validate new entries (the two CSV sheets and/or Turtle, N-Triples, TriG, JSON-LD files) in the
+    context of the graph of ``data_dir`` (default: the shipped data): codebook, shapes, and duplicates
+    of what is already there. The data folder's own sheets are checked on their own."""
+    from kg import resources
+    from kg.entries import check_entries
 
-
-def validate_paths(paths: list[Path]) -> Report:
-    """Validate the two CSV sheets and/or RDF files (Turtle, N-Triples, TriG, JSON-LD)."""
     if not paths:
         raise UsageError("give at least one file to validate")
-    vocab = default_vocabulary()
-    data = Graph()
-    for triple in vocab.graph:
-        data.add(triple)
-    origins: dict[URIRef, Origin] = {}
-    sheets: dict[str, Path] = {}
-    warnings: list[Problem] = []
-    for path in map(Path, paths):
-        if path.suffix.lower() == ".csv":
-            kind = _sheet_kind(path)
-            if kind in sheets:
-                raise UsageError(f"two {kind} sheets given ({sheets[kind]} and {path}); give one of each")
-            sheets[kind] = path
-        elif path.suffix.lower() in FORMATS:
-            parse_into(data, path)
-        else:
-            raise UsageError(f"{path}: unsupported file type; give .csv sheets or RDF "
-                             f"({', '.join(sorted(FORMATS))})")
-    if sheets:
-        if set(sheets) != {"studies", "uses"}:
-            missing = ({"studies", "uses"} - set(sheets)).pop()
-            raise UsageError(f"the {missing} sheet is missing: CSV entries are validated as a pair "
-                             "(studies.csv and uses.csv)")
-        try:
-            loaded = load_sheets(sheets["studies"], sheets["uses"], vocab)
-        except InputInvalid as exc:
-            return Report(conforms=False, problems=exc.problems)
-        for triple in loaded.graph:
-            data.add(triple)
-        origins = loaded.origins
-        warnings = loaded.warnings
-    report = shacl_check(data, vocab, origins)
-    report.warnings = warnings + report.warnings
+    folder = Path(data_dir) if data_dir else resources.data_dir()
+    own = [folder / "studies.csv", folder / "uses.csv"]
+    is_own = all(any(_same(Path(p), o) for o in own) for p in paths)
+    report, _entries = check_entries([Path(p) for p in paths], data_dir, context=not is_own)
     return report
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and a.samefile(b)
+    except OSError:
+        return False

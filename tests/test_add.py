@@ -1,0 +1,318 @@
+"""`smqi validate` in context and `smqi add` (issue #4): new entries, duplicates, atomicity.
+
+The acceptance runs use REAL rows: the last two studies of data/studies.csv (and their uses) are
+held out of a temporary copy of the sheets and added back as new entries. Everything else under
+tests/add/ is made up (see tests/add/README.md). data/ itself is never written: every command here
+gets ``--data`` pointing at a temporary copy.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from kg import resources
+from kg.cli import main
+
+HERE = Path(__file__).parent / "add"
+VALID, INVALID = HERE / "valid", HERE / "invalid"
+SHEETS = ("studies.csv", "uses.csv")
+
+
+def real_lines(name: str) -> list[str]:
+    return (resources.data_dir() / name).read_bytes().decode("utf-8").splitlines(keepends=True)
+
+
+def held_out_ids() -> list[str]:
+    """The last two studies of the real studies sheet."""
+    rows = list(csv.DictReader(real_lines("studies.csv")))
+    return [r["study_id"] for r in rows[-2:]]
+
+
+def split_real(tmp_path: Path) -> tuple[Path, Path]:
+    """A data folder without the held-out studies, and a folder with just their rows (real data)."""
+    held = set(held_out_ids())
+    data, new = tmp_path / "data", tmp_path / "new"
+    data.mkdir()
+    new.mkdir()
+    for name in SHEETS:
+        lines = real_lines(name)
+        assert len(list(csv.reader(lines))) == len(lines)  # one row per line, so lines can be split
+        keep = [lines[0]] + [line for line in lines[1:] if line.split(",", 1)[0] not in held]
+        out = [lines[0]] + [line for line in lines[1:] if line.split(",", 1)[0] in held]
+        (data / name).write_bytes("".join(keep).encode("utf-8"))
+        (new / name).write_bytes("".join(out).encode("utf-8"))
+    return data, new
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def new_sheets(new: Path) -> list[str]:
+    return [str(new / name) for name in SHEETS]
+
+
+def edit_new(new: Path, tmp: Path, study: dict | None = None, use: dict | None = None) -> list[str]:
+    """Copies of the held-out sheets with the first row's fields changed."""
+    out = tmp / "edited"
+    out.mkdir(exist_ok=True)
+    for name, change in (("studies.csv", study or {}), ("uses.csv", use or {})):
+        rows = list(csv.DictReader((new / name).open(encoding="utf-8", newline="")))
+        rows[0].update(change)
+        with (out / name).open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    return [str(out / name) for name in SHEETS]
+
+
+@pytest.fixture
+def split(tmp_path: Path) -> tuple[Path, Path]:
+    return split_real(tmp_path)
+
+
+# ---------------------------------------------------------------- validate, in context
+
+
+@pytest.mark.parametrize("name", ["entry.ttl", "entry.jsonld"])
+def test_valid_rdf_entries(name: str, capsys: pytest.CaptureFixture) -> None:
+    assert main(["validate", str(VALID / name)]) == 0
+    assert capsys.readouterr().out == "Conforms: yes\n"
+
+
+# (file, expected problems as (line, entry, field, value, words in the message))
+INVALID_CASES = {
+    "unknown-platform.ttl": [(35, "testc2021-1", "platforms", "tweeter", "unknown platform key")],
+    "missing-host.ttl": [(32, "testc2021-1", "host", None, "exactly one host")],
+    "two-communication-models.ttl": [(32, "testc2021-1", "communication_model", None, "exactly one communication model")],
+    "bad-doi.ttl": [(26, "testc2021", "doi", "doi:10.5555/SMQI-ADD.0001", "bare and in lower case")],
+    "duplicate-doi-url-form.ttl": [
+        (28, "testc2021", "doi", "https://doi.org/10.2196/JMIR.3812", "already in the graph for study wong2015"),
+        (28, "testc2021", "doi", "https://doi.org/10.2196/JMIR.3812", "bare and in lower case")],
+    "near-miss-key.jsonld": [(22, "testd2022-1", "platforms", "Facebook", "unknown platform key")],
+    "use-of-unknown-study.jsonld": [(18, "testd2022-1", "study_id", "nobody2022", "exists nowhere")],
+}
+
+
+def test_every_invalid_fixture_has_a_case() -> None:
+    found = sorted(p.name for p in INVALID.iterdir())
+    assert found and found == sorted(INVALID_CASES)
+
+
+@pytest.mark.parametrize("name", sorted(INVALID_CASES))
+def test_invalid_rdf_entries(name: str, capsys: pytest.CaptureFixture) -> None:
+    assert main(["validate", str(INVALID / name), "--format", "json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    got = [(p["row"], p["entry"], p["field"], p.get("value")) for p in doc["problems"]]
+    assert got == [case[:4] for case in INVALID_CASES[name]]
+    for problem, case in zip(doc["problems"], INVALID_CASES[name]):
+        assert case[4] in problem["message"]
+        assert Path(problem["file"]).name == name
+
+
+def test_near_miss_keys_get_a_suggestion(capsys: pytest.CaptureFixture) -> None:
+    assert main(["validate", str(INVALID / "near-miss-key.jsonld")]) == 1
+    out = capsys.readouterr().out
+    assert "Did you mean 'facebook'?" in out and "Allowed: blog," in out
+    assert main(["validate", str(INVALID / "unknown-platform.ttl")]) == 1
+    assert "Did you mean 'twitter'?" in capsys.readouterr().out
+
+
+def test_other_remote_context_still_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    doc = json.loads((VALID / "entry.jsonld").read_text(encoding="utf-8"))
+    doc["@context"] = ["https://w3id.org/smqi/context.jsonld", "https://example.org/other.jsonld"]
+    path = tmp_path / "entry.jsonld"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    assert main(["validate", str(path)]) == 2
+    assert "https://example.org/other.jsonld' would have to be fetched" in capsys.readouterr().err
+
+
+def test_held_out_real_rows_are_duplicates_of_the_shipped_data(tmp_path: Path, capsys) -> None:
+    _data, new = split_real(tmp_path)
+    assert main(["validate", *new_sheets(new), "--format", "json"]) == 1
+    problems = json.loads(capsys.readouterr().out)["problems"]
+    a, b = held_out_ids()
+    assert {(p["entry"], p["field"]) for p in problems} == {
+        (a, "study_id"), (a, "doi"), (a, "pmid"), (b, "study_id"), (b, "doi"), (b, "pmid"),
+        (f"{a}-1", "use_no"), (f"{b}-1", "use_no")}
+
+
+def test_shipped_sheets_validate_on_their_own(capsys: pytest.CaptureFixture) -> None:
+    sheets = [str(resources.data_dir() / name) for name in SHEETS]
+    assert main(["validate", *sheets]) == 0
+    assert capsys.readouterr().out.startswith("Conforms: yes")
+
+
+def test_doi_written_as_url_is_a_duplicate_and_a_form_error(split, tmp_path: Path, capsys) -> None:
+    data, new = split
+    first = next(r for r in csv.DictReader(real_lines("studies.csv")) if r["doi"])
+    url = "https://doi.org/" + first["doi"].upper()
+    paths = edit_new(new, tmp_path, study={"doi": url})
+    assert main(["validate", *paths, "--data", str(data), "--format", "json"]) == 1
+    problems = json.loads(capsys.readouterr().out)["problems"]
+    a = held_out_ids()[0]
+    assert [(p["row"], p["entry"], p["field"], p["value"]) for p in problems] == [
+        (2, a, "doi", url), (2, a, "doi", url)]
+    assert "bare, lower-case" in problems[0]["message"] and problems[0]["suggestion"] == first["doi"]
+    assert f"already in the graph for study {first['study_id']}" in problems[1]["message"]
+
+
+# ---------------------------------------------------------------- add: acceptance on real rows
+
+
+def test_real_held_out_studies_add_cleanly_and_show_up_in_the_build(split, tmp_path: Path, capsys) -> None:
+    data, new = split
+    a, b = held_out_ids()
+    before_build, after_build = tmp_path / "b1", tmp_path / "b2"
+    assert main(["build", "--out", str(before_build), "--data", str(data), "--quiet", "--no-owl"]) == 0
+    old = {name: (data / name).read_bytes() for name in SHEETS}
+    assert main(["validate", *new_sheets(new), "--data", str(data)]) == 0
+    capsys.readouterr()
+    assert main(["add", *new_sheets(new), "--data", str(data)]) == 0
+    out = capsys.readouterr().out
+    assert "Studies added: 2" in out and "Uses added: 2" in out
+    assert f"  {a}-1: model of use " in out and f"  {b}-1: model of use " in out
+    assert "studies 64 -> 66" in out and "uses 70 -> 72" in out
+    assert "studies-per-platform" in out
+    # the data files now equal the real sheets: old bytes + exactly the new lines
+    for name in SHEETS:
+        assert (data / name).read_bytes() == (resources.data_dir() / name).read_bytes()
+        assert (data / name).read_bytes().startswith(old[name])
+    assert not [p for p in data.iterdir() if p.name.startswith(".")]  # no temporary file left
+    after_add = snapshot(data)
+    assert main(["add", *new_sheets(new), "--data", str(data)]) == 1  # the same entries again
+    assert "duplicate study_id: this study is already in the graph" in capsys.readouterr().err
+    assert snapshot(data) == after_add
+    assert main(["build", "--out", str(after_build), "--data", str(data), "--quiet", "--no-owl"]) == 0
+    capsys.readouterr()
+    manifest = json.loads((after_build / "manifest.json").read_text(encoding="utf-8"))
+    models = {(r["study_id"], r["use_no"]): r["model"] for r in manifest["typology"]}
+    expected = {}
+    for line in out.splitlines():
+        if ": model of use " in line:
+            use, model = line.strip().split(": model of use ")
+            expected[(use.rsplit("-", 1)[0], int(use.rsplit("-", 1)[1]))] = model
+    assert {k: models[k] for k in expected} == expected and len(expected) == 2
+    assert manifest["counts"]["studies"] == 66
+    # smqi diff between the two builds lists exactly the added studies and their models
+    assert main(["diff", str(before_build), str(after_build), "--format", "json"]) == 0
+    diff = json.loads(capsys.readouterr().out)
+    assert [s["study_id"] for s in diff["studies_added"]] == sorted([a, b])
+    assert {(u["use"], u["model"]) for s in diff["studies_added"] for u in s["uses"]} == {
+        (f"{s}-{n}", m) for (s, n), m in expected.items()}
+    assert diff["studies_removed"] == [] and diff["studies_changed"] == [] and diff["model_changes"] == []
+    assert diff["counts"]["studies"] == {"old": 64, "new": 66}
+    assert main(["diff", str(before_build), str(after_build)]) == 0
+    text = capsys.readouterr().out
+    assert "Studies added: 2" in text and "Studies removed: 0" in text
+
+
+@pytest.mark.parametrize(
+    ("study", "use", "expected"),
+    [
+        ({}, {"platforms": "tweeter"}, ("uses.csv", 2, "-1", "platforms", "tweeter")),
+        ({}, {"host": ""}, ("uses.csv", 2, "-1", "host", "")),
+        ({}, {"communication_model": "one-way-inbound;two-way"},
+         ("uses.csv", 2, "-1", "communication_model", "one-way-inbound;two-way")),
+        ({"doi": "10.2196/JMIR 3812"}, {}, ("studies.csv", 2, "", "doi", "10.2196/JMIR 3812")),
+        ({"doi": "https://doi.org/10.1177/2055207621996870"}, {}, None),
+    ],
+    ids=["unknown-key", "missing-host", "two-communication-models", "bad-doi", "duplicate-doi-other-form"],
+)
+def test_broken_variants_of_real_rows_are_rejected(split, tmp_path: Path, capsys, study, use, expected) -> None:
+    """Each variant breaks one rule; add exits 1, names field and value, and changes no file."""
+    data, new = split
+    a = held_out_ids()[0]
+    if expected is None:  # a DOI of a study already in data/, written as a URL in capitals
+        first = next(r for r in csv.DictReader((data / "studies.csv").open(encoding="utf-8")) if r["doi"])
+        study = {"doi": "https://doi.org/" + first["doi"].upper()}
+        expected = ("studies.csv", 2, "", "doi", study["doi"])
+    paths = edit_new(new, tmp_path, study, use)
+    before = snapshot(data)
+    assert main(["add", *paths, "--data", str(data)]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert snapshot(data) == before
+    file, row, suffix, field, value = expected
+    assert f"{file}:row {row}, {a}{suffix}, field {field}, value {value!r}" in err
+    if field == "doi" and value.startswith("https://doi.org/"):
+        assert "duplicate DOI" in err and "bare, lower-case" in err
+
+
+@pytest.mark.parametrize("failing_call", [1, 2])
+def test_crash_between_write_and_rename_leaves_old_data(split, monkeypatch, capsys, failing_call: int) -> None:
+    """os.replace raises on its first (nothing renamed yet) or second call (one file already
+    renamed, so it must be rolled back): either way every data file is byte-identical to before."""
+    data, new = split
+    before = {name: (data / name).read_bytes() for name in SHEETS}
+    real_replace = os.replace
+    calls = {"n": 0}
+
+    def crashing(src, dst):
+        calls["n"] += 1
+        if calls["n"] == failing_call:
+            raise OSError("simulated crash")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", crashing)
+    with pytest.raises(OSError, match="simulated crash"):
+        from kg.add import add_entries
+
+        add_entries([Path(p) for p in new_sheets(new)], data)
+    for name in SHEETS:
+        assert (data / name).read_bytes() == before[name]
+    assert sorted(p.name for p in data.iterdir()) == sorted(SHEETS)  # no temporary file left
+
+
+def test_rdf_entries_keep_valid_and_idempotence(tmp_path: Path, capsys) -> None:
+    """Turtle / JSON-LD entries go to <data>/entries/ and into the graph; --keep-valid adds the
+    valid ones and writes the rejected ones; adding an entry twice is rejected."""
+    data = tmp_path / "data"
+    shutil.copytree(resources.data_dir(), data)
+    sheets = {name: (data / name).read_bytes() for name in SHEETS}
+    rejected = tmp_path / "rejected.json"
+    argv = ["add", str(VALID / "entry.ttl"), str(INVALID / "near-miss-key.jsonld"), "--data", str(data)]
+    before = snapshot(data)
+    assert main(argv) == 1  # all or nothing by default
+    assert snapshot(data) == before
+    capsys.readouterr()
+    assert main([*argv, "--keep-valid", "--rejected", str(rejected)]) == 1
+    out = capsys.readouterr().out
+    assert "Studies added: 1" in out and "testc2021-1: model of use consultation" in out
+    assert "Rejected: 1 entry" in out
+    assert sorted(p.name for p in (data / "entries").iterdir()) == ["testc2021.ttl"]
+    doc = json.loads(rejected.read_text(encoding="utf-8"))
+    assert [r["study_id"] for r in doc["rejected"]] == ["testd2022"]
+    assert (doc["rejected"][0]["problems"][0]["field"], doc["rejected"][0]["problems"][0]["value"]) == (
+        "platforms", "Facebook")
+    assert main(["add", str(VALID / "entry.jsonld"), "--data", str(data)]) == 0
+    assert "testd2022-1: model of use" in capsys.readouterr().out
+    assert sorted(p.name for p in (data / "entries").iterdir()) == ["testc2021.ttl", "testd2022.ttl"]
+    assert {name: (data / name).read_bytes() for name in SHEETS} == sheets  # sheets untouched
+    assert main(["typology", "--data", str(data), "--assignments", "--format", "csv"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "testc2021,1,consultation" in lines and len(lines) == 75
+    before = snapshot(data)
+    assert main(["add", str(VALID / "entry.ttl"), "--data", str(data)]) == 1  # the same entry again
+    assert "duplicate study_id" in capsys.readouterr().err
+    assert snapshot(data) == before
+
+
+def test_add_help_and_usage_errors(tmp_path: Path, capsys) -> None:
+    for command in ("add", "diff", "export"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert "exit codes:" in capsys.readouterr().out
+    assert main(["add", str(VALID / "entry.ttl"), "--data", str(tmp_path)]) == 2
+    assert "not a data folder" in capsys.readouterr().err
+    assert main(["add", str(tmp_path / "missing.ttl"), "--data", str(resources.data_dir()),
+                 "--keep-valid"]) == 2
+    assert "no such file" in capsys.readouterr().err
