@@ -44,6 +44,12 @@ class SMQI(DefinedNamespace):
     classifiedCountry: URIRef
     incomeGroup: URIRef
     includesStudy: URIRef
+    Claim: URIRef
+    makesClaim: URIRef
+    claimedConcept: URIRef
+    claimKind: URIRef
+    claimDimension: URIRef
+    claimedValue: URIRef
     studyId: URIRef
     useNumber: URIRef
     firstAuthor: URIRef
