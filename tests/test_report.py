@@ -1,0 +1,269 @@
+"""The HTML evidence report: its numbers are the named queries' results, it escapes what it shows,
+and it builds with zero, one and all studies.
+
+The oracle for the numbers is kg.query.run_query on the same dataset (the report must show exactly
+what the queries say); the CSV-based oracle for the queries themselves is in test_build.py.
+Fixtures under tests/report/ are made up (see tests/report/README.md).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from rdflib import Graph
+
+from htmltree import Element, parse
+from kg import figures, report
+from kg import query as kq
+from kg.cli import main
+from kg.dataset import assemble
+from kg.typology import derive
+
+HERE = Path(__file__).parent / "report"
+
+
+def derived(data: Path | None = None) -> Graph:
+    kg = assemble(data)
+    derive(kg.dataset)
+    return kg.dataset
+
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory: pytest.TempPathFactory) -> tuple[Graph, Path, Element]:
+    dataset = derived()
+    out = tmp_path_factory.mktemp("report") / "report"
+    report.write_report(dataset, out, claims=None)
+    return dataset, out, parse((out / "index.html").read_text(encoding="utf-8"))
+
+
+def rows(dataset: Graph, name: str) -> list[dict[str, str]]:
+    result = kq.run_query(dataset, name)
+    return [{k: ("" if v is None else str(v)) for k, v in zip(result.variables, r)} for r in result.rows]
+
+
+def concept_keys(dataset: Graph, scheme: str) -> set[str]:
+    return {c.key for c in report._concepts(dataset, scheme)}
+
+
+# ---------------------------------------------------------------- numbers equal the queries
+
+
+def test_gap_map_cells_equal_the_query(real) -> None:
+    dataset, _, html = real
+    table = html.find("table", id="gap-map-table")
+    cells = table.find_all("td", data_platform=True)
+    shown = {(c.attrs["data-platform"], c.attrs["data-activity"]): int(c.attrs["data-count"]) for c in cells}
+    expected = {(r["platform"], r["activity"]): int(r["studies"]) for r in rows(dataset, "platform-by-activity")}
+    assert expected, "the query returned nothing: the comparison would be vacuous"
+    assert {k: v for k, v in shown.items() if v} == expected
+    # Every platform and activity of the vocabularies is a row / column, empty ones included.
+    platforms, activities = concept_keys(dataset, "platform"), concept_keys(dataset, "qi-activity")
+    assert set(shown) == {(p, a) for p in platforms for a in activities}
+    assert len(cells) == len(platforms) * len(activities)
+    assert {th.attrs["data-platform"] for th in table.find_all("th", data_platform=True)} == platforms
+    gaps = [c for c in cells if c.attrs["data-count"] == "0"]
+    assert gaps and all("l0" in c.attrs["class"].split() for c in gaps)
+    # The number shown and the studies listed agree with both queries.
+    listed: dict[tuple[str, str], list[str]] = {}
+    for r in rows(dataset, "gap-map-studies"):
+        listed.setdefault((r["platform"], r["activity"]), []).append(r["study_id"])
+    for cell in cells:
+        key = (cell.attrs["data-platform"], cell.attrs["data-activity"])
+        links = [a.text for a in cell.find_all("a")]
+        assert links == listed.get(key, []), key
+        assert len(links) == shown[key]
+        if shown[key]:
+            assert cell.find("span", **{"class": "n"}).text == str(shown[key])
+
+
+def test_gap_map_shading_grows_with_the_count(real) -> None:
+    _, _, html = real
+    cells = html.find("table", id="gap-map-table").find_all("td", data_platform=True)
+    level = {int(c.attrs["data-count"]): int(c.attrs["class"].split()[1][1:]) for c in cells}
+    counts = sorted(level)
+    assert [level[c] for c in counts] == sorted(level[c] for c in counts)
+    assert level[max(counts)] == report.LEVELS and level[0] == 0
+
+
+def test_typology_counts_equal_the_queries(real) -> None:
+    dataset, _, html = real
+    table = html.find("table", id="typology-table")
+    shown = {tr.attrs["data-model"]: (int(tr.find("td", data_field="uses").text),
+                                      int(tr.find("td", data_field="studies").text))
+             for tr in table.find_all("tr", data_model=True)}
+    uses = {r["key"]: int(r["uses"]) for r in rows(dataset, "uses-per-model")}
+    studies = {r["key"]: int(r["studies"]) for r in rows(dataset, "studies-per-model")}
+    assert uses and studies
+    assert set(shown) == concept_keys(dataset, "typology")
+    assert {k: v for k, v in shown.items() if v != (0, 0)} == {k: (uses[k], studies.get(k, 0)) for k in uses}
+    unclassified = int(html.find("span", data_count="unclassified").text)
+    assert unclassified + sum(uses.values()) == int(html.find("span", data_count="uses").text) == 72
+
+
+def test_countries_income_and_study_table_equal_the_queries(real) -> None:
+    dataset, _, html = real
+    for table_id, query in (("country-table", "studies-per-country"), ("income-table", "studies-per-income-group")):
+        shown = {tr.attrs["data-key"]: int(tr.find_all("td")[-1].text)
+                 for tr in html.find("table", id=table_id).find_all("tr", data_key=True)}
+        assert shown == {r["key"]: int(r["studies"]) for r in rows(dataset, query)}, table_id
+    study_rows = html.find("table", id="study-table").find_all("tr", data_study=True)
+    expected = rows(dataset, "study-table")
+    assert [tr.attrs["data-study"] for tr in study_rows] == [r["study_id"] for r in expected]
+    assert len(study_rows) == 66 == int(html.find("span", data_count="studies").text)
+    for tr, r in zip(study_rows, expected):
+        cells = tr.find_all("td")
+        assert [cells[1].text, cells[2].text, cells[3].text] == [r["first_author"], r["year"], r["title"]]
+        hrefs = [a.attrs["href"] for a in cells[4].find_all("a")]
+        wanted = ([f"https://doi.org/{r['doi']}"] if r["doi"] else []) + (
+            [f"https://pubmed.ncbi.nlm.nih.gov/{r['pmid']}/"] if r["pmid"] else [])
+        assert hrefs == wanted
+        assert sorted(s.attrs["title"] for s in cells[5].find_all("span")) == sorted(r["models"].split())
+
+
+def test_notice_figures_and_assets(real) -> None:
+    _, out, html = real
+    notice = html.find("p", id="notice").text
+    assert "independent" in notice and "not the review's own list of 40 studies" in notice
+    assert "data/METHODS.md" in notice
+    images = [img.attrs["src"] for img in html.find_all("img")]
+    assert sorted(images) == sorted(f"figures/{name}" for name in report.FIGURES)
+    for name in report.FIGURES:
+        svg = (out / "figures" / name).read_text(encoding="utf-8")
+        assert svg.startswith("<?xml") and "<svg" in svg and figures.EMPTY not in svg, name
+        assert "<path" in svg and len(svg) > 3000, name
+    assert (out / "report.css").is_file()
+    text = (out / "index.html").read_text(encoding="utf-8")
+    # Offline: nothing is fetched from another host, no scripts.
+    assert "<script" not in text and "http://" not in text.replace("http://www.w3.org", "")
+    external = [e.attrs.get("src") or e.attrs.get("href") for e in html.find_all("img") + html.find_all("link")]
+    assert all(not u.startswith(("http:", "https:", "//")) for u in external)
+    assert "Claims are not available in this build" in text  # claims=None in this fixture
+
+
+# ---------------------------------------------------------------- the claims section
+
+
+@dataclass
+class FakeVerdict:  # the shape of kg.review.ClaimVerdict
+    claim_id: str
+    statement: str
+    verdict: str
+    numbers: dict = field(default_factory=dict)
+    explanation: str = ""
+
+
+def test_claims_section_shows_verdicts_and_numbers() -> None:
+    claims = [FakeVerdict("C1", "Twitter & <Facebook> were used most", "supported", {"twitter": 12, "share": 0.5},
+                          "Made-up explanation with \"quotes\"."),
+              FakeVerdict("C2", "Made-up claim two", "not supported", {}, ""),
+              SimpleNamespace(claim_id="C3", statement="Made up three", verdict="not checkable", numbers=None,
+                              explanation="no data")]
+    html = report.render(report.ReportData(), claims)
+    tree = parse(html)
+    trs = tree.find("table", id="claims-table").find_all("tr", data_claim=True)
+    assert [tr.attrs["data-claim"] for tr in trs] == ["C1", "C2", "C3"]
+    first = trs[0].find_all("td")
+    assert first[1].text == "Twitter & <Facebook> were used most"
+    assert first[2].text == "supported" and "supported" in first[2].attrs["class"]
+    assert [dt.text for dt in first[3].find_all("dt")] == ["twitter", "share"]
+    assert [dd.text for dd in first[3].find_all("dd")] == ["12", "0.5"]
+    assert "&lt;Facebook&gt;" in html and "<Facebook>" not in html
+    assert "not-supported" in trs[1].find_all("td")[2].attrs["class"]
+    assert "Claims are not available" not in html
+
+
+def test_claims_unavailable_when_kg_review_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "kg.review", None)  # the import then fails as for a missing module
+    assert report.load_claims(Graph()) is None
+    html = report.render(report.ReportData(), None)
+    assert parse(html).find("p", id="claims-unavailable").text == "Claims are not available in this build."
+
+
+def test_claims_come_from_kg_review_when_present(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = SimpleNamespace(check_claims=lambda ds: [FakeVerdict("X", "s", "supported")])
+    monkeypatch.setitem(sys.modules, "kg.review", fake)
+    assert [c.claim_id for c in report.load_claims(Graph())] == ["X"]
+
+
+# ---------------------------------------------------------------- hostile, one, zero
+
+
+def test_hostile_titles_are_escaped(tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    report.write_report(derived(HERE / "hostile"), out, claims=None)
+    text = (out / "index.html").read_text(encoding="utf-8")
+    assert "<script>" not in text and "<img src=x" not in text and "<b>" not in text
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in text
+    tree = parse(text)
+    titles = {tr.attrs["data-study"]: tr.find("td", **{"class": "title"}).text
+              for tr in tree.find_all("tr", data_study=True)}
+    assert titles == {"hostilea2020": "Made up: tweets & \"reviews\" <script>alert('x')</script> of A&E",
+                      "hostileb2019": "Made up: <img src=x onerror=alert(1)> & friends"}
+    row = tree.find("tr", data_study="hostilea2020")
+    assert row.find_all("td")[1].text == "O'Brien <b>"
+    assert row.find("a").attrs["href"] == "https://doi.org/10.9999/made-up%3C1%3E%26x"
+    assert [img.attrs["src"] for img in tree.find_all("img")]  # still a whole page
+
+
+def test_report_with_one_study(tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    report.write_report(derived(HERE / "one"), out, claims=[])
+    tree = parse((out / "index.html").read_text(encoding="utf-8"))
+    assert [tr.attrs["data-study"] for tr in tree.find_all("tr", data_study=True)] == ["onlyone2021"]
+    filled = [c for c in tree.find_all("td", data_platform=True) if c.attrs["data-count"] != "0"]
+    assert [(c.attrs["data-platform"], c.attrs["data-activity"], c.attrs["data-count"]) for c in filled] == [
+        ("facebook", "consultation", "1")]
+    assert tree.find("p", id="claims-empty")
+    assert tree.find("tr", data_model="consultation").find("td", data_field="uses").text == "1"
+
+
+def test_report_with_zero_studies(tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    report.write_report(derived(HERE / "empty"), out, claims=None)
+    tree = parse((out / "index.html").read_text(encoding="utf-8"))
+    assert tree.find("span", data_count="studies").text == "0"
+    cells = tree.find_all("td", data_platform=True)
+    assert cells and all(c.attrs["data-count"] == "0" for c in cells)  # a whole map of gaps
+    assert tree.find_all("tr", data_study=True) == []
+    assert "No studies in this build." in tree.find("table", id="study-table").text
+    for name in report.FIGURES:
+        svg = (out / "figures" / name).read_text(encoding="utf-8")
+        assert "<svg" in svg and figures.EMPTY in svg, name
+
+
+def test_figures_are_reproducible(tmp_path: Path) -> None:
+    dataset = derived(HERE / "hostile")
+    for run in ("a", "b"):
+        report.write_report(dataset, tmp_path / run, claims=None)
+    for name in ("index.html", *(f"figures/{f}" for f in report.FIGURES)):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    svg = (tmp_path / "a" / "figures" / "typology.svg").read_text(encoding="utf-8")
+    assert "<dc:date>" not in svg
+
+
+# ---------------------------------------------------------------- the command
+
+
+def test_report_command(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "rep"
+    assert main(["report", "--data", str(HERE / "one"), "--out", str(out)]) == 0
+    assert f"Wrote {out / 'index.html'}" in capsys.readouterr().out
+    assert sorted(p.name for p in out.iterdir()) == ["figures", "index.html", "report.css"]
+    before = (out / "index.html").read_bytes()
+    assert main(["report", "--data", str(tmp_path / "missing"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "missing" in err
+    assert (out / "index.html").read_bytes() == before  # a failed run leaves the old report
+
+
+def test_report_help_documents_exit_codes(capsys: pytest.CaptureFixture) -> None:
+    for command in ("report", "docs"):
+        with pytest.raises(SystemExit) as info:
+            main([command, "--help"])
+        assert info.value.code == 0
+        out = capsys.readouterr().out
+        assert "exit codes:" in out and "  2  usage error" in out
