@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: build test install clean
+.PHONY: build test install clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ build: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# Scale benchmark (issue #6), not part of the tests: 1k and 10k synthetic studies, both engines.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py --sizes 1000,10000 --write-readme
 
 clean:
 	rm -rf build .pytest_cache

@@ -7,7 +7,6 @@ it was.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -17,21 +16,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from rdflib import RDF, XSD, Dataset, Graph, Literal, Namespace, URIRef
-from rdflib.namespace import DCTERMS, PROV
+from rdflib import RDF, Dataset, Graph, Literal, Namespace, URIRef
 
 from kg import __version__
 from kg.dataset import KnowledgeGraph, assemble, bind_prefixes
 from kg import network
 from kg.errors import InputInvalid, JavaMissing, Problem
-from kg.namespace import BASE, G_PROVENANCE, SMQI
+from kg.namespace import SMQI
 from kg.query import list_queries, run_query
 from kg.reason import check_typology
 from kg.typology import UNCLASSIFIED, derive
 from kg.validate import Report, shacl_check
 
 SPDX = Namespace("http://spdx.org/rdf/terms#")
-OUTPUTS = ("smqi.trig", "smqi.ttl", "smqi.nt", "smqi.jsonld", "summary.json", "validation.txt")
+OUTPUTS = ("smqi.trig", "smqi.ttl", "smqi.nt", "smqi.jsonld", "summary.json", "validation.txt", "void.ttl")
 NOTICE = (
     "Evidence: an independent, dual-coded extraction of real studies that meet the inclusion criteria "
     "of Walsh et al. 2021 (doi 10.1177/2055207621996870); not that review's own list of 40 studies, "
@@ -47,26 +45,8 @@ class BuildResult:
     summary: dict = field(default_factory=dict)
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def add_provenance(kg: KnowledgeGraph, started: datetime) -> None:
-    """A PROV-O build activity: tool version, time and the hash of every input file."""
-    graph = kg.graph(G_PROVENANCE)
-    activity = URIRef(f"{BASE}kg/build/{started.strftime('%Y%m%dT%H%M%SZ')}")
-    graph.add((activity, RDF.type, PROV.Activity))
-    graph.add((activity, DCTERMS.description, Literal(f"smqi build, smqi-kg {__version__}")))
-    graph.add((activity, PROV.startedAtTime, Literal(started.isoformat(), datatype=XSD.dateTime)))
-    for path in kg.inputs:
-        entity = URIRef(f"{BASE}kg/input/{path.name}")
-        graph.add((activity, PROV.used, entity))
-        graph.add((entity, RDF.type, PROV.Entity))
-        graph.add((entity, DCTERMS.identifier, Literal(path.name)))
-        checksum = URIRef(f"{BASE}kg/input/{path.name}#sha256")
-        graph.add((entity, SPDX.checksum, checksum))
-        graph.add((checksum, SPDX.algorithm, SPDX.checksumAlgorithm_sha256))
-        graph.add((checksum, SPDX.checksumValue, Literal(sha256(path), datatype=XSD.hexBinary)))
+# Provenance lives in kg/provenance.py (issue #5); kept importable from here.
+from kg.provenance import add_provenance, sha256  # noqa: E402
 
 
 def summarise(dataset: Dataset) -> dict:
@@ -158,6 +138,9 @@ def build(out: Path, data_dir: Path | None = None,
     summary["typology"] = typology
     summary["built_at"] = started.isoformat()
     summary["inputs"] = {p.name: sha256(p) for p in kg.inputs}
+    from kg.review import check_claims  # issue #5: the review's claims against this evidence
+
+    summary["claims"] = [v.as_dict() for v in check_claims(kg.dataset)]
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
     tmp.chmod(0o755)  # mkdtemp makes it private; a build folder is for sharing
@@ -165,7 +148,19 @@ def build(out: Path, data_dir: Path | None = None,
         progress(f"writing {out}")
         _write_outputs(kg.dataset, summary, report, tmp)
         progress("analysing the evidence network")
-        network.write_outputs(network.analyse(kg.dataset), tmp / "network")
+        analysis = network.analyse(kg.dataset)
+        network.write_outputs(analysis, tmp / "network")
+        progress("writing the HTML report and the ontology documentation")
+        from kg import docs, report as html_report  # issue #7: build/report/ and build/docs/
+
+        html_report.write_report(kg.dataset, tmp / "report", network_report=analysis)
+        docs.write_docs(tmp / "docs")
+        from kg.void import write_void  # issue #5: DCAT/VoID of what was just written
+
+        write_void(kg.dataset, tmp, modified=started)
+        from kg.manifest import write_manifest  # issue #4: hashes and assignments for smqi diff
+
+        write_manifest(tmp, summary, kg.inputs, derivation.rows)  # last: it hashes the other outputs
         swap_in(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

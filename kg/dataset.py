@@ -66,9 +66,9 @@ class KnowledgeGraph:
         return self.dataset.graph(name)
 
     def shacl_data_graph(self) -> Graph:
-        """Evidence + reference + vocabularies: what the shapes are checked against."""
+        """Evidence + reference + vocabularies + the review: what the shapes are checked against."""
         data = Graph()
-        for name in (G_EVIDENCE, G_REFERENCE, G_VOCAB):
+        for name in (G_EVIDENCE, G_REFERENCE, G_VOCAB, URIRef("https://w3id.org/smqi/graph/review")):
             for triple in self.dataset.graph(name):
                 data.add(triple)
         return data
@@ -93,7 +93,19 @@ def assemble(data_dir: Path | None = None) -> KnowledgeGraph:
     income = data_dir / "world_bank_income_groups.csv"
     if not income.exists():  # a user's data folder may hold only the two sheets
         income = resources.data_dir() / "world_bank_income_groups.csv"
-    loaded: Loaded = load_sheets(studies, uses, vocab)
+    # entries added as RDF by `smqi add` (kg/add.py): <data_dir>/entries/<study_id>.ttl
+    from kg.namespace import SMQI
+    from kg.rdfio import parse_into
+
+    entry_files = sorted((data_dir / "entries").glob("*.ttl"))
+    entry_graph = Graph()
+    for path in entry_files:
+        parse_into(entry_graph, path)
+    entry_ids = sorted(str(o) for o in entry_graph.objects(None, SMQI.studyId))
+    loaded: Loaded = load_sheets(studies, uses, vocab, known_study_ids=set(entry_ids))
+    for triple in entry_graph:
+        loaded.graph.add(triple)
+    loaded.study_ids.extend(i for i in entry_ids if i not in loaded.study_ids)
     dataset = new_dataset()
     add_graph(dataset, G_ONTOLOGY, load_ontology_graph())
     add_graph(dataset, G_VOCAB, vocab_graph)
@@ -101,11 +113,15 @@ def assemble(data_dir: Path | None = None) -> KnowledgeGraph:
     add_graph(dataset, G_REFERENCE, load_income_groups(income, vocab))
     dataset.graph(G_PROVENANCE)
     dataset.graph(G_DERIVED)
+    from kg.identifiers import link_identifiers  # issue #5: DOI/PubMed IRIs, SSSOM mapping graph
+    from kg.review import add_review_graph  # issue #5: the seed review and its claims
+
+    linked_inputs = [*link_identifiers(dataset, loaded.graph), add_review_graph(dataset, data_dir)]
     return KnowledgeGraph(
         dataset=dataset,
         origins=loaded.origins,
         study_ids=loaded.study_ids,
         use_count=loaded.use_count,
         warnings=loaded.warnings,
-        inputs=[studies, uses, income],
+        inputs=[studies, uses, income, *entry_files, *linked_inputs],
     )

@@ -1,0 +1,128 @@
+"""`smqi serve`: the real Oxigraph server on loopback, read-only, over the built graph.
+
+Each test talks to a server this module starts on a free 127.0.0.1 port and stops afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from kg.cli import main
+from kg.dataset import assemble
+from kg.query import list_queries, run_query
+from kg.serve import find_oxigraph, start_server
+from kg.store import query_endpoint, write_store
+from kg.typology import derive
+
+CQ = [q for q in list_queries() if q.kind == "cq"]
+OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+COUNT = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
+
+
+def call(url: str, data: bytes | None = None, headers: dict | None = None, method: str | None = None):
+    request = urllib.request.Request(url, data=data, headers=headers or {}, method=method)
+    try:
+        with OPENER.open(request, timeout=30) as response:
+            return response.status, response.headers.get("Content-Type", ""), response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers.get("Content-Type", ""), exc.read().decode()
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    kg = assemble()
+    derive(kg.dataset)
+    return kg.dataset
+
+
+@pytest.fixture(scope="module")
+def server(dataset, tmp_path_factory: pytest.TempPathFactory):
+    folder = tmp_path_factory.mktemp("serve") / "store"
+    write_store(dataset, folder)
+    with start_server(folder, "127.0.0.1", timeout=2) as running:
+        yield running
+    assert running.process.poll() is not None
+
+
+def test_binary_is_the_real_oxigraph_server() -> None:
+    assert Path(find_oxigraph()).name == "oxigraph"
+
+
+def test_bound_to_loopback(server) -> None:
+    assert server.host == "127.0.0.1" and server.query_url.startswith("http://127.0.0.1:")
+
+
+@pytest.mark.parametrize(("accept", "kind", "start"), [
+    ("application/sparql-results+json", "application/sparql-results+json", '{"head":{"vars":["n"]}'),
+    ("text/csv", "text/csv", "n\r\n"),
+    ("application/sparql-results+xml", "application/sparql-results+xml", "<?xml"),
+])
+def test_get_and_post_by_accept_header(server, accept: str, kind: str, start: str) -> None:
+    answers = [
+        call(f"{server.query_url}?query={urllib.parse.quote(COUNT)}", headers={"Accept": accept}),
+        call(server.query_url, COUNT.encode(), {"Accept": accept, "Content-Type": "application/sparql-query"}),
+        call(server.query_url, urllib.parse.urlencode({"query": COUNT}).encode(),
+             {"Accept": accept, "Content-Type": "application/x-www-form-urlencoded"}),
+    ]
+    for status, content_type, body in answers:
+        assert status == 200 and content_type.startswith(kind) and body.startswith(start), body[:100]
+    assert len({body for _s, _c, body in answers}) == 1
+
+
+def test_updates_are_refused(server) -> None:
+    insert = b"INSERT DATA { <urn:x:a> <urn:x:b> <urn:x:c> }"
+    for url, body, ctype, method in [
+        (server.update_url, insert, "application/sparql-update", "POST"),
+        (server.query_url, insert, "application/sparql-query", "POST"),
+        (f"{server.store_url}?default", b"<urn:x:a> <urn:x:b> <urn:x:c> .", "application/n-triples", "PUT"),
+        (f"{server.store_url}?default", None, None, "DELETE"),
+    ]:
+        status, _ctype, _body = call(url, body, {"Content-Type": ctype} if ctype else {}, method)
+        assert 400 <= status < 500, (url, method, status)
+    status, _c, body = call(server.query_url, b"ASK { <urn:x:a> ?p ?o }",
+                            {"Content-Type": "application/sparql-query", "Accept": "application/sparql-results+json"})
+    assert json.loads(body)["boolean"] is False
+
+
+def test_timeout_stops_a_runaway_query(server) -> None:
+    slow = b"SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"  # ~10^11 rows
+    started = time.monotonic()
+    status, _ctype, body = call(server.query_url, slow, {"Content-Type": "application/sparql-query",
+                                                         "Accept": "text/csv"})
+    elapsed = time.monotonic() - started
+    assert elapsed < 15
+    # Oxigraph has already sent 200 and the header when the timeout fires: the body ends in its notice
+    assert status >= 400 or "cancelled" in body, (status, body[:200])
+    assert "\r\n0\r\n" not in body and not body.rstrip().split("\r\n")[-1].isdigit()
+
+
+@pytest.mark.parametrize("query", CQ, ids=lambda q: q.name)
+def test_named_queries_same_rows_via_endpoint(server, dataset, query) -> None:
+    local = run_query(dataset, query)
+    remote = query_endpoint(server.query_url, query)
+    assert remote.variables == local.variables
+
+    def norm(rows):
+        return sorted((tuple(None if v is None else tuple(sorted(str(v).split(" "))) for v in r) for r in rows),
+                      key=str)
+
+    assert norm(remote.rows) == norm(local.rows)
+    if "study-table" not in query.name:  # GROUP_CONCAT order is unspecified; elsewhere terms are equal
+        assert sorted(remote.rows, key=str) == sorted(local.rows, key=str)
+
+
+def test_query_command_with_endpoint_and_param(server, capsys: pytest.CaptureFixture) -> None:
+    assert main(["query", "studies-per-platform", "--endpoint", server.query_url, "--format", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["head"]["vars"][0] == "key" and document["results"]["bindings"]
+    closed = server.query_url.replace(f":{server.port}/", ":1/")
+    assert main(["query", "studies-per-platform", "--endpoint", closed]) == 2
+    err = capsys.readouterr().err
+    assert closed in err and "Traceback" not in err

@@ -1,0 +1,157 @@
+"""Oxigraph stores: build into oxigraph:DIR, query it; the fast loader and the synthetic generator."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from pathlib import Path
+
+import pytest
+from rdflib import Graph, URIRef
+from rdflib.compare import isomorphic
+
+from kg import resources
+from kg.cli import main
+from kg.dataset import assemble
+from kg.fastload import load_nquads
+from kg.load import load_sheets
+from kg.query import list_queries, run_query
+from kg.store import open_store, parse_store_spec, query_store
+from kg.vocab import default_vocabulary
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.generate import generate  # noqa: E402
+
+SHEETS = Path(__file__).parent / "fixtures" / "sheets"
+CQ = [q for q in list_queries() if q.kind == "cq"]
+
+
+def _cell(value):
+    # GROUP_CONCAT (study-table) joins in an unspecified order: compare its words as a multiset.
+    return tuple(sorted(str(value).split(" "))) if value is not None else None
+
+
+def rows(result) -> list:
+    return sorted((tuple(_cell(v) for v in row) for row in result.rows), key=str)
+
+
+@pytest.fixture(scope="module")
+def in_memory():
+    from kg.typology import derive
+
+    kg = assemble()
+    derive(kg.dataset)
+    return kg.dataset
+
+
+@pytest.fixture(scope="module")
+def store_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("s")
+    assert main(["build", "--out", str(base / "build"), "--store", f"oxigraph:{base / 'store'}",
+                 "--engine", "rdflib", "--no-owl", "--quiet"]) == 0
+    return base / "store"
+
+
+def test_store_spec() -> None:
+    assert parse_store_spec("oxigraph:/x/y") == Path("/x/y")
+    from kg.errors import UsageError
+
+    for bad in ("/x/y", "oxigraph:", "sqlite:/x"):
+        with pytest.raises(UsageError):
+            parse_store_spec(bad)
+
+
+@pytest.mark.parametrize("query", CQ, ids=lambda q: q.name)
+def test_store_gives_the_same_rows_as_in_memory(store_dir: Path, in_memory, query) -> None:
+    expected = run_query(in_memory, query)
+    stored = query_store(open_store(store_dir), query)
+    assert stored.variables == expected.variables
+    assert rows(stored) == rows(expected)
+
+
+def test_query_command_reads_the_store(store_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["query", "studies-per-host", "--store", f"oxigraph:{store_dir}", "--format", "csv"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("key,label,studies\r\n") and "third-party-platform" in out
+    assert main(["query", "studies-per-host", "--store", f"oxigraph:{store_dir}/nope"]) == 2
+    assert "no Oxigraph store there" in capsys.readouterr().err
+
+
+def test_fast_build_writes_store_and_same_summary(tmp_path: Path) -> None:
+    import json
+
+    assert main(["build", "--out", str(tmp_path / "b"), "--store", f"oxigraph:{tmp_path / 's'}",
+                 "--engine", "fast", "--data", str(SHEETS / "valid"), "--quiet"]) == 0
+    fast = json.loads((tmp_path / "b" / "summary.json").read_text(encoding="utf-8"))
+    assert fast["counts"]["studies"] == 2 and fast["counts"]["uses"] == 3
+    assert (tmp_path / "b" / "validation.txt").read_text(encoding="utf-8").startswith("Conforms: yes")
+    from kg.build import summarise
+    from kg.typology import derive
+
+    kg = assemble(SHEETS / "valid")
+    derive(kg.dataset)
+    slow = summarise(kg.dataset)
+    for name in ("studies-per-platform", "studies-per-host", "uses-per-model", "platform-by-activity"):
+        key = lambda r: json.dumps(r, sort_keys=True)  # noqa: E731
+        assert sorted(fast["queries"][name]["rows"], key=key) == sorted(slow["queries"][name]["rows"], key=key)
+
+
+def test_fast_build_reports_the_same_problems(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["build", "--out", str(tmp_path / "b"), "--engine", "fast", "--data", str(SHEETS / "bad"),
+                 "--quiet"]) == 1
+    fast = capsys.readouterr().err
+    assert main(["build", "--out", str(tmp_path / "c"), "--data", str(SHEETS / "bad"), "--quiet"]) == 1
+    assert capsys.readouterr().err == fast
+    assert not (tmp_path / "b").exists()
+
+
+def _graph_of(lines: list[str]) -> Graph:
+    from rdflib import Dataset
+
+    dataset = Dataset()
+    dataset.parse(data="".join(lines), format="nquads")
+    graph = Graph()
+    for triple in dataset.graph(URIRef("urn:g")):
+        graph.add(triple)
+    assert len(graph) == len(set(lines))
+    return graph
+
+
+@pytest.mark.parametrize("folder", [resources.data_dir(), SHEETS / "valid"], ids=["real", "fixture"])
+def test_fast_loader_makes_the_same_graph(folder: Path) -> None:
+    vocab = default_vocabulary()
+    fast = load_nquads(folder / "studies.csv", folder / "uses.csv", vocab, "urn:g")
+    slow = load_sheets(folder / "studies.csv", folder / "uses.csv", vocab)
+    assert isomorphic(_graph_of(fast.lines), slow.graph)
+    assert fast.use_count == slow.use_count and fast.study_ids == slow.study_ids
+
+
+def test_fast_loader_on_synthetic_sheets(tmp_path: Path) -> None:
+    generate(200, tmp_path, seed=1)
+    vocab = default_vocabulary()
+    fast = load_nquads(tmp_path / "studies.csv", tmp_path / "uses.csv", vocab, "urn:g")
+    slow = load_sheets(tmp_path / "studies.csv", tmp_path / "uses.csv", vocab)
+    assert isomorphic(_graph_of(fast.lines), slow.graph)
+    assert not slow.warnings
+
+
+def test_generator_is_deterministic_and_marked(tmp_path: Path) -> None:
+    digests = []
+    for name in ("a", "b"):
+        generate(300, tmp_path / name, seed=6)
+        digests.append({f: hashlib.sha256((tmp_path / name / f).read_bytes()).hexdigest()
+                        for f in ("studies.csv", "uses.csv")})
+    assert digests[0] == digests[1]
+    generate(300, tmp_path / "c", seed=7)
+    assert hashlib.sha256((tmp_path / "c" / "uses.csv").read_bytes()).hexdigest() != digests[0]["uses.csv"]
+    import csv
+
+    with (tmp_path / "a" / "studies.csv").open(encoding="utf-8") as handle:
+        studies = list(csv.DictReader(handle))
+    with (tmp_path / "a" / "uses.csv").open(encoding="utf-8") as handle:
+        per_study = {}
+        for u in csv.DictReader(handle):
+            per_study[u["study_id"]] = per_study.get(u["study_id"], 0) + 1
+    assert len(studies) == 300 and all(s["study_id"].startswith("synth") for s in studies)
+    assert all("SYNTHETIC" in s["title"] for s in studies)
+    assert set(per_study.values()) <= {1, 2, 3} and len(per_study) == 300
