@@ -1,15 +1,19 @@
 """The fast engine (``smqi build --engine fast``): sheets → Oxigraph → SPARQL SHACL → typology → summary.
 
-No rdflib object is made per triple: the sheets become N-Quads (``kg.fastload``), Oxigraph bulk-loads
-them beside the ontology, vocabularies and reference graph, the shapes run as SPARQL
-(``kg.fastshacl``, identical results to pyshacl), and the typology (``queries/typology/assign.rq``)
-and the summary queries (``queries/cq``) run on Oxigraph. The derived graph gets the assignments, as
-in the default engine. ``run_pipeline`` is what the benchmark times; ``build_fast`` also writes the
-build folder (``smqi.trig``, ``smqi.nq``, ``summary.json``, ``validation.txt``) and, with a store
-folder, the store, each swapped in only when everything succeeded. The OWL/HermiT cross-check and
-the network analysis belong to the default engine and are not run here.
+No rdflib object is made per evidence triple: the sheets become N-Quads (``kg.fastload``), streamed in
+chunks to a thread that bulk-loads them into Oxigraph while the rest of the sheets is still being read,
+beside the ontology, vocabularies, reference graph, ``entries/*.ttl`` and the review graph. The shapes
+run as SPARQL (``kg.fastshacl``, identical results to pyshacl) on what the default engine validates;
+then the identifier links and the SSSOM mapping graph are added, the typology is derived by
+``derive_on_store`` (rules read from the graph, one SPARQL update per priority level: linear, same
+assignments as ``queries/typology/assign.rq``) into the derived graph, and the summary queries
+(``queries/cq``) run on Oxigraph. ``run_pipeline`` is what the benchmark times; ``build_fast`` adds the
+provenance graph and writes the build folder (``smqi.trig``, ``smqi.nq`` with literals as written,
+``summary.json``, ``validation.txt``) and, with a store folder, the store, each swapped in only when
+everything succeeded. Its dataset equals the default engine's (tests/test_store.py), build timestamps
+aside. The OWL/HermiT cross-check, the claims check and the network analysis belong to the default
+engine and are not run here.
 """
-
 from __future__ import annotations
 
 import json
@@ -23,15 +27,15 @@ from pathlib import Path
 from typing import Callable
 
 import pyoxigraph as ox
-from rdflib import Graph, URIRef
+from rdflib import Graph, Literal, URIRef
 
 from kg import __version__, resources
 from kg.errors import DataError, InputInvalid, Problem
-from kg.fastload import load_nquads
+from kg.fastload import link_nquads, load_nquads
 from kg.fastshacl import Fidelity, fidelity_of, validate_store
-from kg.namespace import G_DERIVED, G_EVIDENCE, G_ONTOLOGY, G_PROVENANCE, G_REFERENCE, G_VOCAB, SMQI
+from kg.namespace import BASE, G_DERIVED, G_EVIDENCE, G_ONTOLOGY, G_PROVENANCE, G_REFERENCE, G_VOCAB, SMQI
 from kg.query import list_queries
-from kg.store import _swap_in, query_store
+from kg.store import _swap_in, from_ox
 from kg.validate import Report, SLUG_OF, _field, entry_of, shapes_graph
 from kg.vocab import Vocabulary, load_ontology_graph, load_vocab_graph
 
@@ -46,6 +50,8 @@ class Pipeline:
     report: Report
     summary: dict = field(default_factory=dict)
     inputs: list[Path] = field(default_factory=list)
+    origins_of: tuple[Path, Path] | None = None  # the two sheets, for the provenance of their rows
+    fidelity: Fidelity | None = None  # typed literals Oxigraph stores in another form (restored on output)
 
 
 def _nquads(graph: Graph, name: URIRef) -> bytes:
@@ -86,28 +92,68 @@ def _problems(results, store: ox.Store, vocab: Vocabulary, origins: dict) -> tup
     return problems, warnings
 
 
-def _derive(store: ox.Store) -> dict[str, str]:
-    """assign.rq on Oxigraph; the assignments go into the derived graph. Use IRI -> key."""
-    result = query_store(store, "typology/assign")
-    col = {name: i for i, name in enumerate(result.variables)}
-    found: dict[str, set[tuple[str, str]]] = defaultdict(set)
-    for row in result.rows:
-        use, model, key = row[col["use"]], row[col["model"]], row[col["key"]]
-        if not isinstance(use, URIRef):
-            continue
-        found.setdefault(str(use), set())
-        if isinstance(model, URIRef):
-            found[str(use)].add((str(model), str(key) if key is not None else str(model)))
-    ties = {u: p for u, p in found.items() if len(p) > 1}
-    if ties:
-        detail = "; ".join(f"{u} ({', '.join(sorted(k for _, k in p))})" for u, p in sorted(ties.items()))
+_SMQI = str(SMQI)
+_TYPOLOGY = "https://w3id.org/smqi/vocab/typology"
+
+
+def _typology_rules(store: ox.Store):
+    """The models of use and their rules, read from the store (kg.typology.read_models on them)."""
+    from kg.typology import read_models
+
+    graph = Graph()
+    triples = store.query("CONSTRUCT { ?m ?p ?o } WHERE { ?m a <%sModelOfUse> ; ?p ?o }" % _SMQI,
+                          use_default_graph_as_union=True)
+    for t in triples:
+        graph.add((from_ox(t.subject), from_ox(t.predicate), from_ox(t.object)))
+    return read_models(graph)
+
+
+def _rule_pattern(model, n: int) -> str:
+    """The uses ``model``'s rule matches, as a pattern over ?use (every triple from any named graph)."""
+    parts = [f"GRAPH ?g{n}u {{ ?use a <{_SMQI}SocialMediaUse> }}"]
+    parts += [f"GRAPH ?g{n}c{i} {{ ?use <{_SMQI}communicationModel> <{c}> }}"
+              for i, c in enumerate(sorted(model.comm_model_iris))]
+    parts += [f"GRAPH ?g{n}h{i} {{ ?use <{_SMQI}host> <{h}> }}" for i, h in enumerate(sorted(model.host_iris))]
+    if model.activity_iris:
+        values = " ".join(f"<{a}>" for a in sorted(model.activity_iris))
+        parts.append(f"GRAPH ?g{n}a {{ ?use <{_SMQI}qiActivity> ?a{n} }} VALUES ?a{n} {{ {values} }}")
+    return " ".join(parts) + f" BIND (<{model.iri}> AS ?model)"
+
+
+def derive_on_store(store: ox.Store) -> tuple[int, int]:
+    """The typology on Oxigraph: ``smqi:modelOfUse`` of every use into the derived graph.
+
+    Same answer as ``queries/typology/assign.rq`` (tests/test_store.py checks it on the fixtures and the
+    real data), but linear: the rules are read from the graph (``kg.typology.read_models``, as
+    ``smqi typology --explain`` does) and each priority level becomes one SPARQL update whose patterns are
+    index lookups on the rule's concepts, applied to the uses no earlier level matched. Rules of equal
+    priority that both match a use raise DataError as ``kg.typology.derive`` does. Returns
+    (uses, unclassified uses). Meant for validated data (positive integer priorities)."""
+    derived = f"<{G_DERIVED}>"
+    levels: dict[int, list] = defaultdict(list)
+    for model in _typology_rules(store):
+        levels[model.priority].append(model)
+    for n, priority in enumerate(sorted(levels)):
+        branches = " UNION ".join(f"{{ {_rule_pattern(m, n * 100 + i)} }}" for i, m in enumerate(levels[priority]))
+        store.update(f"INSERT {{ GRAPH {derived} {{ ?use <{_SMQI}modelOfUse> ?model }} }} WHERE {{ "
+                     f"{{ {branches} }} FILTER (isIRI(?use)) "
+                     f"MINUS {{ GRAPH {derived} {{ ?use <{_SMQI}modelOfUse> ?earlier }} }} }}")
+    ties = store.query(f"SELECT ?use ?model WHERE {{ GRAPH {derived} {{ ?use <{_SMQI}modelOfUse> ?model, ?other }} "
+                       f"FILTER (?model != ?other) }}")
+    tied: dict[str, set[str]] = defaultdict(set)
+    for row in ties:
+        tied[row["use"].value].add(row["model"].value)
+    if tied:
+        keys = {str(m.iri): m.key for ms in levels.values() for m in ms}
+        detail = "; ".join(f"{u} ({', '.join(sorted(keys.get(m, m) for m in ms))})" for u, ms in sorted(tied.items()))
         raise DataError("rules of equal smqi:rulePriority both match, so these uses would get two models: "
                         f"{detail}. Give every model of ontology/vocab/typology.ttl its own priority.")
-    derived = ox.NamedNode(str(G_DERIVED))
-    predicate = ox.NamedNode(str(SMQI.modelOfUse))
-    store.extend(ox.Quad(ox.NamedNode(u), predicate, ox.NamedNode(next(iter(p))[0]), derived)
-                 for u, p in found.items() if p)
-    return {u: next(iter(p))[1] if p else "unclassified" for u, p in found.items()}
+    (uses,), = [(int(r["n"].value),) for r in store.query(
+        f"SELECT (COUNT(DISTINCT ?u) AS ?n) WHERE {{ ?u a <{_SMQI}SocialMediaUse> FILTER (isIRI(?u)) }}",
+        use_default_graph_as_union=True)]
+    (assigned,), = [(int(r["n"].value),) for r in store.query(
+        f"SELECT (COUNT(DISTINCT ?u) AS ?n) WHERE {{ GRAPH {derived} {{ ?u <{_SMQI}modelOfUse> ?m }} }}")]
+    return uses, uses - assigned
 
 
 def _count(store: ox.Store, cls: URIRef) -> int:
@@ -116,62 +162,172 @@ def _count(store: ox.Store, cls: URIRef) -> int:
     return int(next(iter(rows))["n"].value)
 
 
+_INTEGER_TYPES = {XSD + t for t in (
+    "integer int long short byte nonNegativeInteger positiveInteger negativeInteger nonPositiveInteger "
+    "unsignedLong unsignedInt unsignedShort unsignedByte").split()}
+_FLOAT_TYPES = {XSD + "double", XSD + "float"}
+
+
+def _plain_ox(term) -> object:
+    """``kg.build._plain`` of a pyoxigraph term, with no rdflib object in between."""
+    if isinstance(term, ox.Literal) and not term.language:
+        datatype = term.datatype.value
+        try:
+            if datatype in _INTEGER_TYPES:
+                return int(term.value)
+            if datatype in _FLOAT_TYPES:
+                return float(term.value)
+        except ValueError:
+            pass
+    return term.value
+
+
+def _summary_rows(store: ox.Store, query) -> list[dict]:
+    solutions = store.query(query.text, use_default_graph_as_union=True)
+    names = [v.value for v in solutions.variables]
+    rows = []
+    for solution in solutions:
+        row = {}
+        for name in names:
+            value = solution[name]
+            if value is not None:
+                row[name] = _plain_ox(value)
+        rows.append(row)
+    return rows
+
+
+def _entries(data_dir: Path) -> tuple[Graph, list[Path]]:
+    """``<data>/entries/*.ttl`` (added by ``smqi add``), read as kg.dataset.assemble reads them."""
+    from kg.rdfio import parse_into
+
+    files = sorted((data_dir / "entries").glob("*.ttl"))
+    graph = Graph()
+    for path in files:
+        parse_into(graph, path)
+    return graph, files
+
+
+class _Loader:
+    """Bulk-loads N-Quads chunks into the store in a thread while the sheets are still being read
+    (Oxigraph releases the GIL while it loads). ``put(None)`` drops what was loaded (the fast loader gave
+    up half way and will send everything again)."""
+
+    def __init__(self, store: ox.Store, graph: str):
+        import queue
+        import threading
+
+        self.store, self.graph, self.lines = store, ox.NamedNode(graph), 0
+        self.queue: queue.Queue = queue.Queue(maxsize=2)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            chunk = self.queue.get()
+            if chunk is StopIteration:
+                return
+            if self.error is not None:
+                continue
+            try:
+                if chunk is None:
+                    self.store.clear_graph(self.graph)
+                    self.lines = 0
+                else:
+                    self.store.bulk_load(chunk, ox.RdfFormat.N_QUADS, lenient=True)
+                    self.lines += chunk.count(b"\n")
+            except BaseException as exc:  # noqa: BLE001 - re-raised by close()
+                self.error = exc
+
+    def put(self, chunk: bytes | None) -> None:
+        self.queue.put(chunk)
+
+    def close(self) -> int:
+        self.queue.put(StopIteration)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.lines
+
+
 def run_pipeline(data_dir: Path | None = None, store_dir: Path | None = None,
                  progress: Callable[[str], None] = lambda _m: None) -> Pipeline:
-    """Load, validate, derive the typology and summarise on Oxigraph. Raises InputInvalid on violations."""
-    from kg.build import NOTICE, _plain
+    """Load, validate, derive the typology and summarise on Oxigraph. Raises InputInvalid on violations.
+
+    The store gets the same named graphs as ``kg.dataset.assemble`` (ontology, vocab, evidence with the
+    ``entries/*.ttl``, reference, review, links, mappings) and the derived graph; ``build_fast`` adds the
+    provenance graph."""
+    import gc
+    from concurrent.futures import ThreadPoolExecutor
+
+    from kg.build import NOTICE
+    from kg.identifiers import G_LINKS, G_MAPPINGS, mapping_set_graph, read_sssom
     from kg.load import load_income_groups
+    from kg.review import G_REVIEW, review_graph
 
     data_dir = Path(data_dir) if data_dir else resources.data_dir()
     studies, uses = data_dir / "studies.csv", data_dir / "uses.csv"
     income = data_dir / "world_bank_income_groups.csv"
     if not income.exists():
         income = resources.data_dir() / "world_bank_income_groups.csv"
-    progress("reading the ontology and vocabularies")
-    ontology, vocab_graph = load_ontology_graph(), load_vocab_graph()
-    vocab = Vocabulary(vocab_graph)
-    reference = load_income_groups(income, vocab)
-    progress("checking and converting the sheets")
-    loaded = load_nquads(studies, uses, vocab, str(G_EVIDENCE))
-    progress(f"loading {len(loaded.lines)} evidence triples into Oxigraph")
-    store = ox.Store(str(store_dir)) if store_dir else ox.Store()
-    for graph, name in ((ontology, G_ONTOLOGY), (vocab_graph, G_VOCAB), (reference, G_REFERENCE)):
-        store.bulk_load(_nquads(graph, name), ox.RdfFormat.N_QUADS)
-    chunk = 200_000
-    for start in range(0, len(loaded.lines), chunk):
-        store.bulk_load("".join(loaded.lines[start:start + chunk]).encode("utf-8"), ox.RdfFormat.N_QUADS)
-    n_lines = len(loaded.lines)
-    del loaded.lines[:]
-    progress("validating with SHACL (compiled to SPARQL)")
-    fidelity = fidelity_of([ontology, vocab_graph, reference])
-    fidelity.defaults[SMQI.useNumber] = (XSD + "integer", XSD + "positiveInteger")  # the loader writes canonical ones
-    results = validate_store(store, shapes_graph(), fidelity)
-    problems, warnings = _problems(results, store, vocab, loaded.origins() if results else {})
-    report = Report(conforms=not problems, problems=problems, warnings=loaded.warnings + warnings)
-    if problems:
-        raise InputInvalid(problems=problems)
-    progress("deriving the typology of models of use")
-    assignments = _derive(store)
-    progress("running the summary queries")
-    summary: dict = {
-        "smqi_kg_version": __version__, "notice": NOTICE,
-        "counts": {"studies": _count(store, SMQI.Study), "uses": _count(store, SMQI.SocialMediaUse),
-                   "triples": len(store)},
-        "queries": {},
-    }
-    for query in list_queries():
-        if query.kind != "cq":
-            continue
-        result = query_store(store, query)
-        summary["queries"][query.name] = {"summary": query.summary, "rows": [
-            {var: _plain(val) for var, val in zip(result.variables, row) if val is not None}
-            for row in result.rows]}
-    summary["typology"] = {
-        "unclassified_uses": sum(1 for k in assignments.values() if k == "unclassified"),
-        "owl_cross_check": "not run (fast engine)",
-    }
-    summary["engine"] = {"name": "fast", "evidence_triples": n_lines}
-    return Pipeline(store, report, summary, [studies, uses, income])
+    claims = data_dir / "review_claims.csv"
+    if not claims.exists():
+        claims = resources.data_dir() / "review_claims.csv"
+    sssom = resources.data_dir() / "platform_mappings.sssom.tsv"
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # millions of short strings and no cycles: the collector would only rescan them
+    try:
+        progress("reading the ontology, vocabularies and entries")
+        ontology, vocab_graph = load_ontology_graph(), load_vocab_graph()
+        vocab = Vocabulary(vocab_graph)
+        reference = load_income_groups(income, vocab)
+        entry_graph, entry_files = _entries(data_dir)
+        entry_ids = {str(o) for o in entry_graph.objects(None, SMQI.studyId)}
+        review = review_graph(claims, vocab)
+        store = ox.Store(str(store_dir)) if store_dir else ox.Store()
+        progress("checking, converting and loading the sheets")
+        loader = _Loader(store, str(G_EVIDENCE))
+        try:
+            loaded = load_nquads(studies, uses, vocab, str(G_EVIDENCE), known_study_ids=entry_ids,
+                                 links_graph=str(G_LINKS), sink=loader.put)
+        finally:
+            n_lines = loader.close()
+        for graph, name in ((ontology, G_ONTOLOGY), (vocab_graph, G_VOCAB), (reference, G_REFERENCE),
+                            (entry_graph, G_EVIDENCE), (review, G_REVIEW)):
+            store.bulk_load(_nquads(graph, name), ox.RdfFormat.N_QUADS)
+        progress("validating with SHACL (compiled to SPARQL)")
+        fidelity = fidelity_of([ontology, vocab_graph, reference, entry_graph, review])
+        fidelity.defaults[SMQI.useNumber] = (XSD + "integer", XSD + "positiveInteger")  # the loader writes canonical ones
+        results = validate_store(store, shapes_graph(), fidelity)
+        problems, warnings = _problems(results, store, vocab, loaded.origins() if results else {})
+        report = Report(conforms=not problems, problems=problems, warnings=loaded.warnings + warnings)
+        if problems:
+            raise InputInvalid(problems=problems)
+        # not in what the shapes see (kg.dataset.KnowledgeGraph.shacl_data_graph), so loaded after them
+        links = link_nquads(entry_graph, str(G_LINKS)) if len(entry_graph) else []
+        store.bulk_load("".join(loaded.links + links).encode("utf-8"), ox.RdfFormat.N_QUADS)
+        del loaded.links[:]
+        store.bulk_load(_nquads(mapping_set_graph(read_sssom(sssom)), G_MAPPINGS), ox.RdfFormat.N_QUADS)
+        progress("deriving the typology of models of use")
+        n_uses, unclassified = derive_on_store(store)
+        progress("running the summary queries")
+        summary: dict = {
+            "smqi_kg_version": __version__, "notice": NOTICE,
+            "counts": {"studies": _count(store, SMQI.Study), "uses": _count(store, SMQI.SocialMediaUse),
+                       "triples": len(store)},
+            "queries": {},
+        }
+        cq = [q for q in list_queries() if q.kind == "cq"]
+        with ThreadPoolExecutor(max_workers=2) as pool:  # Oxigraph evaluates without the GIL
+            for query, rows in zip(cq, pool.map(lambda q: _summary_rows(store, q), cq)):
+                summary["queries"][query.name] = {"summary": query.summary, "rows": rows}
+        summary["typology"] = {"unclassified_uses": unclassified, "owl_cross_check": "not run (fast engine)"}
+        summary["engine"] = {"name": "fast", "evidence_triples": n_lines}
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    inputs = [studies, uses, income, *entry_files, sssom, claims]
+    return Pipeline(store, report, summary, inputs, loaded.origins_of, fidelity)
 
 
 def build_fast(out: Path, data_dir: Path | None = None, store_dir: Path | None = None,
@@ -195,8 +351,10 @@ def build_fast(out: Path, data_dir: Path | None = None, store_dir: Path | None =
         pipe.summary["built_at"] = started.isoformat()
         pipe.summary["inputs"] = {p.name: sha256(p) for p in pipe.inputs}
         progress(f"writing {out}")
-        pipe.store.dump(str(tmp / "smqi.trig"), ox.RdfFormat.TRIG)
-        pipe.store.dump(str(tmp / "smqi.nq"), ox.RdfFormat.N_QUADS)
+        nquads = _as_written(pipe.store.dump(format=ox.RdfFormat.N_QUADS), pipe.fidelity)
+        (tmp / "smqi.nq").write_bytes(nquads)
+        ox.serialize(ox.parse(nquads, ox.RdfFormat.N_QUADS), str(tmp / "smqi.trig"), ox.RdfFormat.TRIG)
+        del nquads
         (tmp / "summary.json").write_text(json.dumps(pipe.summary, indent=2, ensure_ascii=False) + "\n",
                                           encoding="utf-8")
         (tmp / "validation.txt").write_text(pipe.report.as_text(), encoding="utf-8")
@@ -214,15 +372,71 @@ def build_fast(out: Path, data_dir: Path | None = None, store_dir: Path | None =
     return pipe
 
 
+def _as_written(nquads: bytes, fidelity: Fidelity | None) -> bytes:
+    """The store's N-Quads with the typed literals as the sources wrote them (Oxigraph keeps values:
+    ``"3"^^xsd:positiveInteger`` comes back as ``"3"^^xsd:integer``), so the files hold the same
+    quads as the default engine's."""
+    if fidelity is None:
+        return nquads
+    exact = {f"{s.n3()} {p.n3()} {Literal(str(o), datatype=o.datatype).n3()}": original.n3()
+             for (s, p, o), original in fidelity.exact.items()}
+    defaults = {f"<{p}>": (f"^^<{stored}>", f"^^<{written}>") for p, (stored, written) in fidelity.defaults.items()}
+    out = []
+    for line in nquads.decode("utf-8").splitlines(keepends=True):
+        if "^^<" in line:
+            cut = line.rstrip().rfind(" <")  # every quad here is in a named graph
+            spo = line[:cut]
+            if spo in exact:
+                subject, predicate, _stored = spo.split(" ", 2)
+                line = f"{subject} {predicate} {exact[spo]}{line[cut:]}"
+            else:
+                subject, predicate, obj = spo.split(" ", 2)
+                swap = defaults.get(predicate)
+                if swap is not None and obj.endswith(swap[0]):
+                    line = f"{subject} {predicate} {obj[:-len(swap[0])]}{swap[1]}{line[cut:]}"
+        out.append(line)
+    return "".join(out).encode("utf-8")
+
+
 def _add_provenance(pipe: Pipeline, started: datetime) -> None:
+    """The provenance graph ``kg.provenance.add_provenance`` writes in ``kg.build.build``: the build activity
+    (by that same function) and one ``prov:Derivation`` per study and use row (written here as N-Quads)."""
+    from types import SimpleNamespace
+
     from rdflib import Dataset
 
-    from kg.build import add_provenance
-    from kg.dataset import KnowledgeGraph
+    from kg.fastload import _lit
+    from kg.load import STUDY_COLUMNS, USE_COLUMNS, display_path, read_sheet
+    from kg.provenance import add_provenance, input_iri
 
-    kg = KnowledgeGraph(dataset=Dataset(), inputs=pipe.inputs)
-    add_provenance(kg, started)
-    pipe.store.bulk_load(_nquads(kg.graph(G_PROVENANCE), G_PROVENANCE), ox.RdfFormat.N_QUADS)
+    # kg.build.build writes provenance before the typology, so the derived graph is not among the
+    # graphs the activity generated
+    names = [URIRef(row["g"].value) for row in pipe.store.query(
+        "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }") if row["g"].value not in (str(G_DERIVED),)]
+    prov = Dataset()
+    stub = SimpleNamespace(
+        inputs=pipe.inputs, origins={}, graph=prov.graph,
+        dataset=SimpleNamespace(graphs=lambda: [SimpleNamespace(identifier=n) for n in [*names, G_PROVENANCE]],
+                                graph=lambda name: [None] if name in names else []))
+    activity = add_provenance(stub, started)
+    lines = _nquads(prov.graph(G_PROVENANCE), G_PROVENANCE).decode("utf-8").splitlines(keepends=True)
+    if pipe.origins_of is not None:
+        g = f" <{G_PROVENANCE}> .\n"
+        p = "http://www.w3.org/ns/prov#"
+        qualified, derivation_t, entity_p, had_p = (f"<{p}qualifiedDerivation>", f"<{p}Derivation>",
+                                                    f"<{p}entity>", f"<{p}hadActivity>")
+        rdf_type, comment = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>", "<http://www.w3.org/2000/01/rdf-schema#comment>"
+        studies, uses = pipe.origins_of
+        for path, columns, kind in ((studies, STUDY_COLUMNS, "study"), (uses, USE_COLUMNS, "use")):
+            sheet, name = f"<{input_iri(display_path(path))}>", Path(display_path(path)).name
+            for row, rec in read_sheet(path, columns):
+                entry = rec["study_id"] if kind == "study" else f"{rec['study_id']}-{rec['use_no']}"
+                node = f"{BASE}kg/{kind}/{entry}"
+                d = f"<{node}#derivation>"
+                lines += [f"<{node}> {qualified} {d}{g}", f"{d} {rdf_type} {derivation_t}{g}",
+                          f"{d} {entity_p} {sheet}{g}", f"{d} {had_p} <{activity}>{g}",
+                          f"{d} {comment} {_lit(f'{name} row {row} ({entry}; the header is row 1)')}{g}"]
+    pipe.store.bulk_load("".join(lines).encode("utf-8"), ox.RdfFormat.N_QUADS)
 
 
 def cli_build(args) -> int:
@@ -232,7 +446,7 @@ def cli_build(args) -> int:
 
     store_dir = parse_store_spec(args.store) if args.store else None
     progress = progress_for(args.quiet)
-    # rdflib stays the default: the fast engine does not yet add the graphs of issue #5 (review, links)
+    # rdflib stays the default: the fast engine runs neither the OWL cross-check nor the network analysis
     engine = args.engine or "rdflib"
     if engine == "rdflib":
         from kg.build import build

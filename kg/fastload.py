@@ -10,6 +10,7 @@ the default engine does. So the fast path is only taken on sheets that load clea
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -20,6 +21,7 @@ from kg.load import (
 )
 from kg.namespace import BASE, FABIO, PRISM, SMQI
 from kg.vocab import Vocabulary
+from rdflib import Graph
 
 __all__ = ["FastLoaded", "load_nquads"]
 
@@ -48,6 +50,7 @@ class FastLoaded:
     use_count: int
     origins_of: tuple[Path, Path] = field(default=None)  # type: ignore[assignment]
     warnings: list = field(default_factory=list)
+    links: list[str] = field(default_factory=list)  # schema:sameAs DOI / PubMed IRIs (kg.identifiers)
 
     def origins(self) -> dict:
         """Node → Origin, computed only when a report needs them (a problem to place)."""
@@ -81,23 +84,76 @@ def _keys(keys: dict, value: str, multi: bool) -> list[str]:
         raise _Fallback from None
 
 
-def load_nquads(studies_path: Path, uses_path: Path, vocab: Vocabulary, graph: str) -> FastLoaded:
-    """Check and convert the sheets into N-Quads lines in ``graph``; raise InputInvalid like load_sheets."""
-    try:
-        return _fast(Path(studies_path), Path(uses_path), vocab, graph)
-    except _Fallback:
-        pass
-    loaded: Loaded = load_sheets(studies_path, uses_path, vocab)  # raises InputInvalid with every problem
-    nt = loaded.graph.serialize(format="nt", encoding="utf-8").decode("utf-8")
+def graph_nquads(graph: Graph, name: str) -> list[str]:
+    """An rdflib graph as N-Quads lines in the named graph ``name``."""
+    nt = graph.serialize(format="nt", encoding="utf-8").decode("utf-8")
     # each N-Triples line ends with " ."; put the graph name before the dot
-    lines = [f"{line.rstrip()[:-1]}<{graph}> .\n" for line in nt.splitlines() if line.strip()]
-    result = FastLoaded(lines, loaded.study_ids, loaded.use_count, (Path(studies_path), Path(uses_path)))
+    return [f"{line.rstrip()[:-1]}<{name}> .\n" for line in nt.splitlines() if line.strip()]
+
+
+def link_nquads(source: Graph, links_graph: str) -> list[str]:
+    """``kg.identifiers.link_identifiers``' DOI / PubMed links of the studies of ``source``, as N-Quads."""
+    from rdflib import Dataset
+
+    from kg.identifiers import G_LINKS, link_identifiers
+
+    scratch = Dataset()
+    link_identifiers(scratch, source)  # also reads the (small) SSSOM mapping set into scratch: unused here
+    return graph_nquads(scratch.graph(G_LINKS), links_graph)
+
+
+def load_nquads(studies_path: Path, uses_path: Path, vocab: Vocabulary, graph: str,
+                known_study_ids: set[str] | None = None, links_graph: str | None = None,
+                sink: Callable[[bytes], None] | None = None) -> FastLoaded:
+    """Check and convert the sheets into N-Quads lines in ``graph``; raise InputInvalid like load_sheets.
+
+    ``known_study_ids``: studies defined elsewhere (``entries/*.ttl``) that uses may point at. With
+    ``links_graph``, ``links`` holds the ``schema:sameAs`` DOI / PubMed links of every study in that graph,
+    exactly as ``kg.identifiers.link_identifiers`` makes them.
+
+    With ``sink``, the evidence lines are handed to it as UTF-8 N-Quads chunks while the sheets are read
+    (``lines`` stays empty), so a loader can work meanwhile; if the fast path gives up half way, the
+    chunks already sent are the start of the same graph and everything is sent again after
+    ``sink(None)``, which tells the receiver to drop what it got."""
+    try:
+        return _fast(Path(studies_path), Path(uses_path), vocab, graph, known_study_ids or set(), links_graph,
+                     sink)
+    except _Fallback:
+        if sink is not None:
+            sink(None)  # type: ignore[arg-type]
+    loaded: Loaded = load_sheets(studies_path, uses_path, vocab,  # raises InputInvalid with every problem
+                                 known_study_ids=known_study_ids)
+    result = FastLoaded(graph_nquads(loaded.graph, graph), loaded.study_ids, loaded.use_count,
+                        (Path(studies_path), Path(uses_path)))
     result.warnings = loaded.warnings
+    if links_graph:
+        result.links = link_nquads(loaded.graph, links_graph)
+    if sink is not None:
+        sink("".join(result.lines).encode("utf-8"))
+        result.lines = []
     return result
 
 
-def _fast(studies_path: Path, uses_path: Path, vocab: Vocabulary, graph: str) -> FastLoaded:
+_PLAIN_DOI = re.compile(r"^10\.[0-9]{4,9}/[a-z0-9/:;()\[\]._~!$&'*+,=@-]+$")  # normalise_doi and quote: no-ops
+
+
+def _doi_iri(doi: str) -> str | None:
+    if _PLAIN_DOI.match(doi) and "doi.org/" not in doi:
+        return "https://doi.org/" + doi
+    from kg.identifiers import doi_iri, is_doi, normalise_doi
+
+    return str(doi_iri(doi)) if is_doi(normalise_doi(doi)) else None
+
+
+def _fast(studies_path: Path, uses_path: Path, vocab: Vocabulary, graph: str, known: set[str],
+          links_graph: str | None, sink: Callable[[bytes], None] | None = None,
+          chunk: int = 200_000) -> FastLoaded:
+    from kg.limits import max_uses_per_study
+
     g = f" <{graph}> .\n"
+    lg = f" <{links_graph}> .\n"
+    links: list[str] = []
+    same_as = "<http://schema.org/sameAs>"
     out: list[str] = []
     add = out.append
     this_year = date.today().year
@@ -156,6 +212,16 @@ def _fast(studies_path: Path, uses_path: Path, vocab: Vocabulary, graph: str) ->
             add(f"{node} {design_p} {concept}{g}")
         for url in urls:
             add(f"{node} {PROV_DERIVED} <{url}>{g}")
+        if links_graph:
+            if doi:
+                iri = _doi_iri(doi)
+                if iri is not None:
+                    links.append(f"{node} {same_as} <{iri}>{lg}")
+            if pmid:  # PMID_RE: digits, no leading zero, so normalise_pmid is a no-op
+                links.append(f"{node} {same_as} <https://pubmed.ncbi.nlm.nih.gov/{pmid}/>{lg}")
+        if sink is not None and len(out) >= chunk:
+            sink("".join(out).encode("utf-8"))
+            out.clear()
 
     use_type, reported, reports, number = (_p(SMQI.SocialMediaUse), _p(SMQI.reportedIn), _p(SMQI.reportsUse),
                                            _p(SMQI.useNumber))
@@ -163,11 +229,18 @@ def _fast(studies_path: Path, uses_path: Path, vocab: Vocabulary, graph: str) ->
     seen_uses: set[tuple[str, str]] = set()
     with_uses: set[str] = set()
     use_count = 0
+    uses_cap = max_uses_per_study()
+    uses_of: dict[str, int] = {}
+    use_no = re.compile(r"[1-9][0-9]{0,8}")
+    known = seen | known
     for _row, rec in read_sheet(uses_path, USE_COLUMNS):
         sid, no = rec["study_id"], rec["use_no"]
-        if not all(rec[c] for c in USE_REQUIRED) or not no.isdigit() or no != str(int(no)) or int(no) < 1:
+        if not all(rec[c] for c in USE_REQUIRED) or not use_no.fullmatch(no):
             raise _Fallback
-        if sid not in seen or (sid, no) in seen_uses:
+        if sid not in known or (sid, no) in seen_uses:
+            raise _Fallback
+        uses_of[sid] = uses_of.get(sid, 0) + 1
+        if uses_of[sid] > uses_cap:
             raise _Fallback
         seen_uses.add((sid, no))
         with_uses.add(sid)
@@ -185,6 +258,12 @@ def _fast(studies_path: Path, uses_path: Path, vocab: Vocabulary, graph: str) ->
         if rec["confidence"]:
             for concept in _keys(confidence, rec["confidence"], False):
                 add(f"{node} {conf_p} {concept}{g}")
+        if sink is not None and len(out) >= chunk:
+            sink("".join(out).encode("utf-8"))
+            out.clear()
     if seen - with_uses:
         raise _Fallback
-    return FastLoaded(out, study_ids, use_count, (studies_path, uses_path))
+    if sink is not None:
+        sink("".join(out).encode("utf-8"))
+        out.clear()
+    return FastLoaded(out, study_ids, use_count, (studies_path, uses_path), links=links)

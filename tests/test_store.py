@@ -155,3 +155,101 @@ def test_generator_is_deterministic_and_marked(tmp_path: Path) -> None:
     assert len(studies) == 300 and all(s["study_id"].startswith("synth") for s in studies)
     assert all("SYNTHETIC" in s["title"] for s in studies)
     assert set(per_study.values()) <= {1, 2, 3} and len(per_study) == 300
+
+
+# ---------------------------------------------------------------- the fast engine: typology and dataset
+
+def _normalised_quads(dataset) -> dict:
+    """Graph name -> rdflib Graph, with the build's timestamps (activity IRI, start/end) blanked out."""
+    import re
+
+    from rdflib import Dataset
+
+    text = dataset.serialize(format="nquads") if isinstance(dataset, Dataset) else dataset
+    text = re.sub(r"kg/build/\d{8}T\d{6}Z", "kg/build/T", text)
+    text = re.sub(r'"[0-9T:+\-Z]+"\^\^<http://www.w3.org/2001/XMLSchema#dateTime>',
+                  '"T"^^<http://www.w3.org/2001/XMLSchema#dateTime>', text)
+    parsed = Dataset()
+    parsed.parse(data=text, format="nquads")
+    return {g.identifier: g for g in parsed.graphs() if len(g)}
+
+
+def test_fast_build_dataset_equals_the_default_engines(tmp_path: Path) -> None:
+    from datetime import datetime, timezone
+
+    from kg.build import add_provenance
+    from kg.fastbuild import build_fast
+    from kg.typology import derive
+
+    build_fast(tmp_path / "b")
+    fast = _normalised_quads((tmp_path / "b" / "smqi.nq").read_text(encoding="utf-8"))
+    kg = assemble()
+    add_provenance(kg, datetime.now(timezone.utc).replace(microsecond=0))
+    derive(kg.dataset)
+    slow = _normalised_quads(kg.dataset)
+    assert sorted(map(str, fast)) == sorted(map(str, slow))
+    for name, graph in slow.items():
+        assert isomorphic(fast[name], graph), name
+
+
+def _ox_store_of(graph: Graph):
+    import pyoxigraph as ox
+
+    from kg.fastbuild import _nquads
+
+    store = ox.Store()
+    store.bulk_load(_nquads(graph, URIRef("urn:g")), ox.RdfFormat.N_QUADS)
+    return store
+
+
+def _fast_models(graph: Graph) -> dict[str, str]:
+    from kg.fastbuild import derive_on_store
+    from kg.namespace import G_DERIVED, SMQI
+
+    store = _ox_store_of(graph)
+    derive_on_store(store)
+    rows = store.query(f"SELECT ?u ?m WHERE {{ GRAPH <{G_DERIVED}> {{ ?u <{SMQI.modelOfUse}> ?m }} }}")
+    return {r["u"].value: r["m"].value for r in rows}
+
+
+@pytest.mark.parametrize("data", [Path(__file__).parent / "typology" / "uses.ttl",
+                                  Path(__file__).parent / "queries" / "assign" / "data.ttl", None],
+                         ids=["typology-fixture", "assign-fixture", "real"])
+def test_fast_typology_equals_assign_rq(data: Path | None) -> None:
+    from rdflib import Dataset
+
+    from kg.namespace import G_DERIVED, G_EVIDENCE, G_ONTOLOGY, G_VOCAB, SMQI
+    from kg.typology import derive
+
+    if data is None:
+        dataset = assemble().dataset
+    else:
+        dataset = Dataset(default_union=True)
+        dataset.graph(G_ONTOLOGY).parse(resources.ontology_file())
+        for path in resources.vocab_files():
+            dataset.graph(G_VOCAB).parse(path)
+        dataset.graph(G_EVIDENCE).parse(data)
+    union = Graph()
+    for triple in dataset.triples((None, None, None)):
+        union.add(triple)
+    derive(dataset)
+    expected = {str(u): str(m) for u, m in dataset.graph(G_DERIVED).subject_objects(SMQI.modelOfUse)}
+    assert expected and _fast_models(union) == expected
+
+
+def test_fast_typology_refuses_ties() -> None:
+    from kg.errors import DataError
+    from kg.fastbuild import derive_on_store
+    from kg.namespace import SMQI
+
+    graph = Graph()
+    graph.parse(resources.ontology_file())
+    for path in resources.vocab_files():
+        graph.parse(path)
+    graph.parse(Path(__file__).parent / "typology" / "uses.ttl")
+    feedback = URIRef("https://w3id.org/smqi/vocab/typology/feedback-seeking")
+    consultation = URIRef("https://w3id.org/smqi/vocab/typology/consultation")
+    graph.set((feedback, SMQI.rulePriority, graph.value(consultation, SMQI.rulePriority)))
+    with pytest.raises(DataError) as info:
+        derive_on_store(_ox_store_of(graph))
+    assert "alpha2020-8 (consultation, feedback-seeking)" in str(info.value)
