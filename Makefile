@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: build test install clean bench
+.PHONY: build test install clean bench fuzz killtest loadtest
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,19 @@ build: $(STAMP)
 	$(BIN)/smqi build --out build
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2   # two workers: this machine has 2 cores
+
+# Issue #8, not part of `make test`: 10,000 fuzzed inputs (hypothesis "fuzz" profile) and 50 SIGKILLs
+# of `smqi add`; 1,000 queries over loopback from 8 threads against `smqi serve` in another process.
+fuzz: $(STAMP)
+	SMQI_HYPOTHESIS_PROFILE=fuzz SMQI_KILLTEST_RUNS=50 $(BIN)/python -m pytest -q -p no:cacheprovider \
+		tests/test_fuzz.py tests/test_atomicity.py --hypothesis-show-statistics
+
+killtest: $(STAMP)
+	SMQI_KILLTEST_RUNS=50 $(BIN)/python -m pytest -q -s tests/test_atomicity.py
+
+loadtest: $(STAMP)
+	$(BIN)/python benchmarks/loadtest.py --queries 1000 --threads 8
 
 # Scale benchmark (issue #6), not part of the tests: 1k and 10k synthetic studies, both engines.
 bench: $(STAMP)

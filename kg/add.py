@@ -176,6 +176,9 @@ def add_entries(paths: list[Path], data_dir: Path | None = None, keep_valid: boo
     data_dir = Path(data_dir) if data_dir else resources.data_dir()
     if not (data_dir / "studies.csv").is_file() or not (data_dir / "uses.csv").is_file():
         raise UsageError(f"{data_dir}: not a data folder (it needs studies.csv and uses.csv)")
+    from kg.atomic import recover
+
+    recover(data_dir)  # finish an add that was killed between its renames (kg/atomic.py)
     report, entries = check_entries(paths, data_dir)
     result = AddResult(data_dir=data_dir, warnings=report.warnings)
     all_ids = _entry_ids(entries)

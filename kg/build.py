@@ -96,14 +96,10 @@ def _write_outputs(dataset: Dataset, summary: dict, report: Report, folder: Path
 
 
 def swap_in(new: Path, out: Path) -> None:
-    """Replace ``out`` by ``new`` with renames only (the old folder is removed last)."""
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        os.replace(out, old)
-    os.replace(new, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    """Replace ``out`` by ``new`` with renames only (the old folder is removed last); kg.atomic."""
+    from kg.atomic import swap_folder
+
+    swap_folder(new, out)
 
 
 def build(out: Path, data_dir: Path | None = None,
@@ -141,9 +137,10 @@ def build(out: Path, data_dir: Path | None = None,
     from kg.review import check_claims  # issue #5: the review's claims against this evidence
 
     summary["claims"] = [v.as_dict() for v in check_claims(kg.dataset)]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
-    tmp.chmod(0o755)  # mkdtemp makes it private; a build folder is for sharing
+    from kg.atomic import clean_stale, temp_folder  # issue #8: leftovers of a killed build go
+
+    clean_stale(out)
+    tmp = temp_folder(out)  # .<out>.new-<pid>-*, world-readable
     try:
         progress(f"writing {out}")
         _write_outputs(kg.dataset, summary, report, tmp)

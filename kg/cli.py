@@ -110,6 +110,10 @@ def cmd_query(args: argparse.Namespace) -> int:
         raise_usage("give a query name or a .rq file, or --list to see the named queries")
     named = q.load_query(args.name)
     bindings = _parse_params(args.param or [])
+    from kg.sparqlguard import check_query  # issue #8: no updates, no SERVICE unless asked
+
+    check_query(named.text, str(named.path), allow_service=args.allow_service,
+                refuse_from=not (getattr(args, "store", None) or getattr(args, "endpoint", None)))
     if getattr(args, "store", None) or getattr(args, "endpoint", None):  # issue #6
         from kg.store import query_elsewhere
 
@@ -145,8 +149,9 @@ def cmd_link(args: argparse.Namespace) -> int:
                      source_dataset=str(dataset))
     sys.stdout.write(lk.report_json(report) if args.format == "json" else lk.report_text(report))
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        lk.linkset_graph(report).serialize(out, format=rdf_format(out), encoding="utf-8")
+        from kg.atomic import write_files
+
+        write_files({out: lk.linkset_graph(report).serialize(format=rdf_format(out), encoding="utf-8")})
         print(f"Wrote the linkset ({len(report.overlaps)} owl:sameAs links) to {out}", file=sys.stderr)
     return 0
 
@@ -245,7 +250,9 @@ def _parse_params(params: Sequence[str]) -> dict:
         name, sep, value = param.partition("=")
         if not sep or not name.isidentifier():
             raise_usage(f"--param {param!r}: write NAME=VALUE (a variable name, '=', a value)")
-        is_iri = value.startswith("<") and value.endswith(">")
+        is_iri = value.startswith("<") and value.endswith(">") and len(value) >= 2
+        if is_iri and (not value[1:-1] or any(c in '<>"{}|^`\\' or ord(c) <= 0x20 for c in value[1:-1])):
+            raise_usage(f"--param {param!r}: {value!r} is not an IRI (no spaces, quotes or any of <>{{}}|^`\\)")
         bindings[name] = URIRef(value[1:-1]) if is_iri else Literal(value)
     return bindings
 
@@ -351,6 +358,9 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--with", dest="with_", action="append", metavar="FILE",
                    help="also query this RDF file (another evidence graph, a linkset from 'smqi link'); "
                         "the query sees the union; repeatable")
+    p.add_argument("--allow-service", action="store_true",
+                   help="allow SERVICE (federation) and FROM clauses that fetch remote data; "
+                        "refused by default (updates are always refused)")
     p.set_defaults(func=cmd_query)
 
     p = add("link", "find the works another evidence graph shares with ours; write a VoID linkset",
@@ -425,12 +435,18 @@ def make_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = make_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help and --version exit 0 as argparse does; a usage error is exit 2
+        if exc.code in (0, None):
+            raise
+        return exc.code if isinstance(exc.code, int) else 2
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     try:
-        return args.func(args)
+        code = args.func(args)
+        return code if isinstance(code, int) else 0
     except InputInvalid as exc:
         print(f"smqi {args.command}: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -442,6 +458,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except RecursionError:
+        print(f"smqi {args.command}: error: the input is nested too deeply to process", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"smqi {args.command}: error: out of memory (see the limits in the README)", file=sys.stderr)
+        return 2
+    except Exception as exc:  # the last line of defence (issue #8): a message, never a traceback
+        detail = " ".join(str(exc).split())[:500]
+        print(f"smqi {args.command}: internal error: {type(exc).__name__}: {detail} — please report this",
+              file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -87,6 +87,10 @@ def add_graph(dataset: Dataset, name: URIRef, graph: Graph) -> None:
 def assemble(data_dir: Path | None = None) -> KnowledgeGraph:
     """Load ontology, vocabularies and the sheets in ``data_dir`` (default: the shipped data)."""
     data_dir = Path(data_dir) if data_dir else resources.data_dir()
+    if (data_dir / ".smqi-write.journal").exists():  # an add killed mid-write: finish it (kg.atomic)
+        from kg.atomic import recover
+
+        recover(data_dir)
     vocab_graph = load_vocab_graph()
     vocab = Vocabulary(vocab_graph)
     studies, uses = data_dir / "studies.csv", data_dir / "uses.csv"

@@ -192,7 +192,7 @@ def compare(old: Snapshot, new: Snapshot) -> dict:
 
 def _use_order(use: str) -> tuple:
     sid, _sep, no = use.rpartition("-")
-    return (sid, int(no) if no.isdigit() else 0, no)
+    return (sid, int(no) if no.isascii() and no.isdigit() else 0, no)
 
 
 def to_json(diff: dict) -> str:

@@ -236,6 +236,7 @@ def read_entries(paths: list[Path], vocab: Vocabulary, existing: Existing) -> En
             graph = parse_into(Graph(), path)
             entries.rdf[path] = graph
             text = path.read_text(encoding="utf-8")
+            _check_literal_sizes(graph, path, text)
             texts[path] = text.splitlines()
             entries.texts[display_path(path)] = texts[path]
             entries.origins.update(_rdf_origins(graph, path, text))
@@ -263,6 +264,26 @@ def read_entries(paths: list[Path], vocab: Vocabulary, existing: Existing) -> En
             entries.problems.extend(exc.problems)
     entries.problems.extend(_check_rdf(entries, existing, vocab, texts))
     return entries
+
+
+def _check_literal_sizes(graph: Graph, path: Path, text: str) -> None:
+    """A literal longer than SMQI_MAX_CELL_CHARS is refused like a CSV cell (kg/limits.py)."""
+    from rdflib import Literal
+
+    from kg.limits import max_cell_chars, preview
+
+    cap = max_cell_chars()
+    if len(text) <= cap:
+        return
+    for subject, predicate, obj in graph:
+        if isinstance(obj, Literal) and len(obj) > cap:
+            start = str(obj)[:60].split("\n")[0]
+            row = next((n for n, line in enumerate(text.splitlines(), 1) if start in line), None)
+            raise InputInvalid(problems=[Problem(
+                message=f"the literal is longer than the limit of {cap:,} characters (raise it with the "
+                        "environment variable SMQI_MAX_CELL_CHARS).",
+                file=display_path(path), row=row, entry=str(subject).rsplit("/", 1)[-1],
+                field=COLUMN_OF.get(predicate, str(predicate)), value=preview(str(obj)))])
 
 
 def check_entries(paths: list[Path], data_dir: Path | None = None, context: bool = True):

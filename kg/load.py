@@ -114,8 +114,15 @@ def normalise_doi(value: str) -> str:
 
 def read_sheet(path: Path, columns: list[str]) -> list[tuple[int, dict[str, str]]]:
     """Rows of a CSV sheet with their line numbers; the header must hold exactly ``columns``."""
+    from kg import limits
+
     path = Path(path)
     shown = display_path(path)
+    limits.check_file_size(path, shown)
+    cell_cap, row_cap = limits.max_cell_chars(), limits.max_rows()
+    # the csv module's own field limit (131,072) would stop a long cell with an unclear message;
+    # the file is bounded by SMQI_MAX_FILE_BYTES, so cells are read whole and checked below
+    csv.field_size_limit(max(limits.max_file_bytes(), cell_cap) + 1)
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
@@ -146,12 +153,25 @@ def read_sheet(path: Path, columns: list[str]) -> list[tuple[int, dict[str, str]
                     raise DataError(f"{shown}:{line}: row has fewer cells than the header's {len(columns)} columns")
                 if not any(v.strip() for v in record.values()):
                     continue  # a blank line in a spreadsheet export
+                for name, value in record.items():
+                    if len(value) > cell_cap:
+                        raise InputInvalid(problems=[Problem(
+                            message=f"the cell is longer than the limit of {cell_cap:,} characters "
+                                    "(raise it with the environment variable SMQI_MAX_CELL_CHARS).",
+                            file=shown, row=line, field=name, value=limits.preview(value))])
+                if len(rows) >= row_cap:
+                    raise DataError(f"{shown}:{line}: the sheet has more than {row_cap:,} rows, the limit "
+                                    "(raise it with the environment variable SMQI_MAX_ROWS)")
                 rows.append((line, {k: v.strip() for k, v in record.items()}))
             return rows
     except FileNotFoundError:
         raise DataError(f"{shown}: no such file") from None
     except UnicodeDecodeError as exc:
         raise DataError(f"{shown}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except IsADirectoryError:
+        raise DataError(f"{shown}: is a folder, not a CSV file") from None
+    except OSError as exc:
+        raise DataError(f"{shown}: cannot be read ({exc.strerror or exc})") from None
     except csv.Error as exc:
         raise DataError(f"{shown}: not a readable CSV file ({exc})") from None
 
@@ -332,12 +352,22 @@ def load_sheets(
     known = set(seen_studies) | (known_study_ids or set()) | existing.study_ids
     seen_uses: dict[tuple[str, str], int] = {}
     studies_with_uses: set[str] = set()
+    from kg.limits import max_uses_per_study
+
+    uses_cap = max_uses_per_study()
+    uses_of: dict[str, int] = {}
     for row, rec in use_rows:
         sid, no = rec["study_id"], rec["use_no"]
         entry = f"{sid}-{no}"
+        uses_of[sid] = uses_of.get(sid, 0) + 1
+        if uses_of[sid] > uses_cap:
+            if uses_of[sid] == uses_cap + 1:  # once per study
+                uc.add(row, entry, "use_no", no, f"study {sid} has more than {uses_cap:,} uses, the limit "
+                       "(raise it with the environment variable SMQI_MAX_USES_PER_STUDY).")
+            continue
         uc.required(row, entry, rec, USE_REQUIRED)
         studies_with_uses.add(sid)  # even a broken use row means the study is not without uses
-        if no and (not no.isdigit() or int(no) < 1 or no != str(int(no))):
+        if no and (not re.fullmatch(r"[1-9][0-9]{0,8}", no)):
             uc.add(row, entry, "use_no", no, "use_no must be a whole number from 1 (1, 2, … within the study).")
             continue
         if sid and sid not in known:

@@ -124,7 +124,7 @@ def _tail(iri: object) -> str:
 def _use_key(use_id: str) -> tuple[str, int, str]:
     """Sort uses by study and then use number (ahne2020-2 before ahne2020-10)."""
     head, _, num = use_id.rpartition("-")
-    return (head, int(num), "") if num.isdigit() else (use_id, 0, use_id)
+    return (head, int(num), "") if num.isascii() and num.isdigit() else (use_id, 0, use_id)
 
 
 def _union(graph: Graph) -> Graph:

@@ -164,11 +164,18 @@ def run_query(
     for key, value in init.items():
         if not isinstance(value, (URIRef, Literal, BNode)):
             raise UsageError(f"binding for ?{key} must be an RDF term, not {type(value).__name__}")
-    result = graph.query(prepared, initBindings=init)
-    if result.type != "SELECT":
-        raise UsageError(f"{named.path}: only SELECT queries are supported, not {result.type}")
-    variables = [str(v) for v in (result.vars or [])]
-    rows = [tuple(row[v] for v in (result.vars or [])) for row in result]  # type: ignore[index]
+    try:
+        result = graph.query(prepared, initBindings=init)
+        if result.type != "SELECT":
+            raise UsageError(f"{named.path}: only SELECT queries are supported, not {result.type}")
+        variables = [str(v) for v in (result.vars or [])]
+        rows = [tuple(row[v] for v in (result.vars or [])) for row in result]  # type: ignore[index]
+    except UsageError:
+        raise
+    except OSError as exc:  # a SERVICE the user allowed (--allow-service) that did not answer
+        raise DataError(f"{named.path}: a remote service did not answer: {exc}") from None
+    except RecursionError:
+        raise DataError(f"{named.path}: the query is nested too deeply to run") from None
     return QueryResult(variables, rows, graph.namespace_manager)
 
 

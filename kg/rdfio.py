@@ -50,6 +50,10 @@ def _remote_contexts(node: object) -> list[str]:
                 for ctx in value if isinstance(value, list) else [value]:
                     if isinstance(ctx, str):
                         found.append(ctx)
+                    else:  # an inline context may hold scoped contexts or an @import
+                        found.extend(_remote_contexts(ctx))
+            elif key == "@import" and isinstance(value, str):
+                found.append(value)
             else:
                 found.extend(_remote_contexts(value))
     elif isinstance(node, list):
@@ -60,12 +64,17 @@ def _remote_contexts(node: object) -> list[str]:
 
 def parse_into(graph: Graph, path: Path, fmt: str | None = None) -> Graph:
     """Parse ``path`` into ``graph``; raise DataError naming the file (and line) on failure."""
+    from kg.limits import check_file_size
+
     path = Path(path)
     fmt = fmt or rdf_format(path)
+    check_file_size(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a folder, not an RDF file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: cannot be read as UTF-8 text ({exc})") from None
     if fmt == "json-ld":
@@ -73,19 +82,27 @@ def parse_into(graph: Graph, path: Path, fmt: str | None = None) -> Graph:
             doc = json.loads(text)
         except json.JSONDecodeError as exc:
             raise DataError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+        except RecursionError:
+            raise DataError(f"{path}: not valid JSON-LD: nested too deeply to read") from None
         from kg.jsonld import CONTEXT_IRI, substitute_context
 
-        remote = [ctx for ctx in _remote_contexts(doc) if ctx != CONTEXT_IRI]
+        try:
+            contexts = _remote_contexts(doc)
+        except RecursionError:
+            raise DataError(f"{path}: not valid JSON-LD: nested too deeply to read") from None
+        remote = [ctx for ctx in contexts if ctx != CONTEXT_IRI]
         if remote:
             raise DataError(
                 f"{path}: JSON-LD @context {remote[0]!r} would have to be fetched; smqi never fetches "
                 f"remote documents. Put the context inline in the file, or use {CONTEXT_IRI} "
                 "(the project's context, read from the shipped copy)."
             )
-        if CONTEXT_IRI in _remote_contexts(doc):
+        if CONTEXT_IRI in contexts:
             text = json.dumps(substitute_context(doc))
     try:
         graph.parse(data=text, format=fmt, publicID=path.resolve().as_uri())
+    except RecursionError:  # deeply nested collections or JSON
+        raise DataError(f"{path}: not valid {fmt}: nested too deeply to read") from None
     except Exception as exc:  # rdflib raises many types (BadSyntax, SAXParseException, ValueError…)
         raise DataError(f"{path}:{_line_of(exc)}: not valid {fmt}: {_short(exc)}") from None
     return graph

@@ -54,9 +54,12 @@ _OWL2_XSD = {
 
 
 def owl_safe(graph: Graph | Dataset) -> Graph:
-    """``graph`` without literals outside the OWL 2 datatype map (they carry no logic here)."""
+    """``graph`` without literals outside the OWL 2 datatype map (they carry no logic here), and
+    without ``owl:imports``: owlready2 would fetch every imported ontology from the network."""
     safe = Graph()
     for s, p, o in _triples(graph):
+        if p == OWL.imports:
+            continue
         if isinstance(o, Literal) and o.datatype is not None:
             dt = str(o.datatype)
             xsd_name = dt.rsplit("#", 1)[-1] if dt.startswith(str(XSD)) else None
@@ -447,7 +450,7 @@ def use_label(use: URIRef) -> str:
 def _use_sort_key(use: URIRef):
     label = use_label(use)
     study, _, number = label.rpartition("-")
-    return (study, int(number)) if number.isdigit() and study else (label, 0)
+    return (study, int(number)) if number.isascii() and number.isdigit() and study else (label, 0)
 
 
 @dataclass(frozen=True)

@@ -293,22 +293,17 @@ def write_report(dataset: Graph, out: Path, *, claims: Any = AUTO, network_repor
 
 def write_atomically(out: Path, write: Callable[[Path], Any]) -> None:
     """Run ``write(tmp)`` into a new folder beside ``out`` and swap it in only when it succeeded."""
+    from kg.atomic import clean_stale, swap_folder, temp_folder
+
     out = Path(out)
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+        clean_stale(out)
+        tmp = temp_folder(out)
     except OSError as exc:
         raise DataError(f"{out}: cannot create the output folder: {exc.strerror or exc}") from exc
-    tmp.chmod(0o755)
     try:
         write(tmp)
-        old = None
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
-            os.replace(out, old)
-        os.replace(tmp, out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        swap_folder(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

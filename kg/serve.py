@@ -159,8 +159,14 @@ def store_from_file(path: Path) -> Path:
     return folder
 
 
-def serve(host: str, port: int, store: Path | None, graph: Path | None, timeout: float | None) -> int:
-    """Run the server in the foreground until interrupted; returns an exit code."""
+def serve(host: str, port: int, store: Path | None, graph: Path | None, timeout: float | None,
+          max_rows: int | None = None) -> int:
+    """Run the server in the foreground until interrupted; returns an exit code.
+
+    Oxigraph listens on a private loopback port; the read-only front (kg/sparqlfront.py: no
+    updates, no SERVICE, at most ``max_rows`` rows) listens on ``host:port``."""
+    from kg.sparqlfront import start_front
+
     cleanup: list[Path] = []
     if store is not None:
         from kg.store import open_store
@@ -174,17 +180,33 @@ def serve(host: str, port: int, store: Path | None, graph: Path | None, timeout:
     if host not in LOOPBACK:
         print(f"smqi serve: warning: listening on {host}, not only on this machine", file=sys.stderr)
     try:
-        server = start_server(location, host, port, timeout, cleanup=cleanup, quiet=False)
+        server = start_server(location, "127.0.0.1", None, timeout, cleanup=cleanup, quiet=True)
     except BaseException:
         for path in cleanup:
             shutil.rmtree(path, ignore_errors=True)
         raise
-    print(f"SPARQL endpoint (read-only): {server.query_url}  (Ctrl-C stops)", file=sys.stderr, flush=True)
+    try:
+        front = start_front(server.query_url, host, port, max_rows=max_rows, timeout=timeout or 30.0)
+    except BaseException:
+        server.stop()
+        raise
+    print(f"SPARQL endpoint (read-only): {front.query_url}  (Ctrl-C stops)", file=sys.stderr, flush=True)
+
+    def _terminate(*_args: object) -> None:  # SIGTERM stops cleanly too: no orphaned Oxigraph
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread (tests)
+        previous = None
     try:
         return server.process.wait()
     except KeyboardInterrupt:
         return 0
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+        front.stop()
         server.stop()
 
 
@@ -197,7 +219,10 @@ def cmd_serve(args) -> int:
     if args.store and args.graph:
         raise UsageError("give --store or --graph, not both")
     store = parse_store_spec(args.store) if args.store else None
-    return serve(args.host, args.port, store, Path(args.graph) if args.graph else None, args.timeout)
+    if args.max_rows is not None and args.max_rows < 1:
+        raise UsageError("--max-rows: give a whole number from 1")
+    return serve(args.host, args.port, store, Path(args.graph) if args.graph else None, args.timeout,
+                 args.max_rows)
 
 
 def cmd_push(args) -> int:
@@ -218,13 +243,16 @@ def register(add) -> None:
     p = add("serve", "serve the built graph as a read-only SPARQL 1.1 endpoint (Oxigraph server)",
             "Start the Oxigraph server (from the 'oxigraph' package) on the built graph: SPARQL 1.1 "
             "Protocol at http://HOST:PORT/query (GET and POST; JSON, XML, CSV or TSV results by the "
-            "Accept header), read-only (updates get HTTP 403), the union of the named graphs as the "
-            "default graph, each query stopped after --timeout seconds.")
+            "Accept header), read-only (updates get HTTP 403), no SERVICE (federation; HTTP 403), the "
+            "union of the named graphs as the default graph, each query stopped after --timeout "
+            "seconds, answers of more than --max-rows rows refused (HTTP 413).")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
     p.add_argument("--port", type=int, default=7878, help="default: 7878")
     p.add_argument("--store", metavar="oxigraph:DIR", help="serve this store (from 'smqi build --store')")
     p.add_argument("--graph", help="serve this built file (default: build/smqi.trig)")
     p.add_argument("--timeout", type=float, default=30.0, metavar="S", help="query timeout in seconds (default: 30)")
+    p.add_argument("--max-rows", type=int, metavar="N",
+                   help="refuse (HTTP 413) an answer of more than N rows (default: 10000, or SMQI_MAX_ROWS_SERVED)")
     p.set_defaults(func=cmd_serve)
 
     p = add("push", "upload the built dataset to a SPARQL 1.1 store (Graph Store Protocol) and check it",
