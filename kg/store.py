@@ -14,7 +14,6 @@ remote endpoint; values are never pasted into the query's own text.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 import urllib.error
@@ -27,6 +26,7 @@ import pyoxigraph as ox
 from rdflib import BNode, Dataset, Graph, Literal, URIRef
 from rdflib.term import Node
 
+from kg.atomic import swap_folder
 from kg.dataset import bind_prefixes
 from kg.errors import DataError, UsageError
 from kg.query import NamedQuery, QueryResult, load_query
@@ -86,13 +86,7 @@ def from_ox(term) -> Node | None:
 
 
 def _swap_in(new: Path, out: Path) -> None:
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        os.replace(out, old)
-    os.replace(new, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    swap_folder(new, out)  # one atomic folder swap for builds and stores alike (kg.atomic)
 
 
 def write_nquads_store(chunks: Iterable[bytes], directory: Path) -> Path:

@@ -214,7 +214,7 @@ def test_report_renders_without_errors(site, page: Page, tmp_path: Path) -> None
     width, height = struct.unpack(">II", png[16:24])
     assert width == 1400 and height > 2000
     (tmp_path / "report.png").write_bytes(png)
-    if os.environ.get("SMQI_SCREENSHOT"):  # e.g. SMQI_SCREENSHOT=/tmp/smqi-report.png to look at it
+    if os.environ.get("SMQI_SCREENSHOT"):  # e.g. SMQI_SCREENSHOT=report.png to look at it
         Path(os.environ["SMQI_SCREENSHOT"]).write_bytes(png)
 
 
