@@ -130,6 +130,21 @@ def _handler(backend_query_url: str, max_rows: int, timeout: float, max_request:
         def log_message(self, *_args) -> None:  # quiet; errors go back to the client
             pass
 
+        def _drain(self, length: int) -> None:
+            """Read and drop an over-long body (up to a bound) so the client sees the 413 answer
+            instead of a broken pipe; past the bound the connection is simply closed."""
+            self.close_connection = True
+            left = length if length <= 16 * max_request else 0
+            self.connection.settimeout(5)
+            try:
+                while left > 0:
+                    chunk = self.rfile.read(min(left, 65536))
+                    if not chunk:
+                        break
+                    left -= len(chunk)
+            except OSError:
+                pass
+
         def _send(self, status: int, body: bytes, content_type: str = "text/plain; charset=utf-8") -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
@@ -159,6 +174,7 @@ def _handler(backend_query_url: str, max_rows: int, timeout: float, max_request:
                 raise _Refused(400, "bad Content-Length")
             length = int(length_text)
             if length > max_request:
+                self._drain(length)
                 raise _Refused(413, f"the request is {length:,} bytes, over the limit of {max_request:,} "
                                     "(SMQI_MAX_REQUEST_BYTES)")
             body = self.rfile.read(length).decode("utf-8", "replace")
