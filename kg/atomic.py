@@ -227,3 +227,25 @@ def clean_stale(out: Path) -> list[Path]:
         shutil.rmtree(path, ignore_errors=True)
         removed.append(path)
     return removed
+
+
+def write_folder(out: Path, write) -> None:
+    """Run ``write(tmp)`` into a new folder beside ``out`` and swap it in only when it succeeded.
+
+    Leftovers of killed runs are removed first; on any failure the temp folder goes and ``out``
+    stays as it was. Raises DataError when the folder cannot be created.
+    """
+    from kg.errors import DataError
+
+    out = Path(out)
+    try:
+        clean_stale(out)
+        tmp = temp_folder(out)
+    except OSError as exc:
+        raise DataError(f"{out}: cannot create the output folder: {exc.strerror or exc}") from exc
+    try:
+        write(tmp)
+        swap_folder(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -8,9 +8,6 @@ it was.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,6 +18,7 @@ from rdflib import RDF, Dataset, Graph, Literal, Namespace, URIRef
 from kg import __version__
 from kg.dataset import KnowledgeGraph, assemble, bind_prefixes
 from kg import network
+from kg.atomic import write_folder
 from kg.errors import InputInvalid, JavaMissing, Problem
 from kg.namespace import SMQI
 from kg.query import list_queries, run_query
@@ -95,13 +93,6 @@ def _write_outputs(dataset: Dataset, summary: dict, report: Report, folder: Path
     (folder / "validation.txt").write_text(report.as_text(), encoding="utf-8")
 
 
-def swap_in(new: Path, out: Path) -> None:
-    """Replace ``out`` by ``new`` with renames only (the old folder is removed last); kg.atomic."""
-    from kg.atomic import swap_folder
-
-    swap_folder(new, out)
-
-
 def build(out: Path, data_dir: Path | None = None,
           progress: Callable[[str], None] = lambda _msg: None, cross_check: bool = True) -> BuildResult:
     """Build into ``out``. Raises InputInvalid (exit 1) when the sheets or shapes are broken."""
@@ -136,12 +127,10 @@ def build(out: Path, data_dir: Path | None = None,
     summary["inputs"] = {p.name: sha256(p) for p in kg.inputs}
     from kg.review import check_claims  # issue #5: the review's claims against this evidence
 
-    summary["claims"] = [v.as_dict() for v in check_claims(kg.dataset)]
-    from kg.atomic import clean_stale, temp_folder  # issue #8: leftovers of a killed build go
+    claims = check_claims(kg.dataset)
+    summary["claims"] = [v.as_dict() for v in claims]
 
-    clean_stale(out)
-    tmp = temp_folder(out)  # .<out>.new-<pid>-*, world-readable
-    try:
+    def write(tmp: Path) -> None:
         progress(f"writing {out}")
         _write_outputs(kg.dataset, summary, report, tmp)
         progress("analysing the evidence network")
@@ -150,7 +139,7 @@ def build(out: Path, data_dir: Path | None = None,
         progress("writing the HTML report and the ontology documentation")
         from kg import docs, report as html_report  # issue #7: build/report/ and build/docs/
 
-        html_report.write_report(kg.dataset, tmp / "report", network_report=analysis)
+        html_report.write_report(kg.dataset, tmp / "report", claims=claims, network_report=analysis)
         docs.write_docs(tmp / "docs")
         from kg.void import write_void  # issue #5: DCAT/VoID of what was just written
 
@@ -158,8 +147,6 @@ def build(out: Path, data_dir: Path | None = None,
         from kg.manifest import write_manifest  # issue #4: hashes and assignments for smqi diff
 
         write_manifest(tmp, summary, kg.inputs, derivation.rows)  # last: it hashes the other outputs
-        swap_in(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    write_folder(out, write)  # kg.atomic: temp folder beside out, swapped in only on success
     return BuildResult(out=out, kg=kg, report=report, summary=summary)

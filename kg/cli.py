@@ -228,10 +228,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_docs(args: argparse.Namespace) -> int:
     from kg.docs import write_docs
-    from kg.report import write_atomically
+    from kg.atomic import write_folder
 
     out = Path(args.out)
-    write_atomically(out, write_docs)
+    write_folder(out, write_docs)
     print(f"Wrote {out / 'index.html'}")
     return 0
 

@@ -333,13 +333,12 @@ def run_pipeline(data_dir: Path | None = None, store_dir: Path | None = None,
 def build_fast(out: Path, data_dir: Path | None = None, store_dir: Path | None = None,
                progress: Callable[[str], None] = lambda _m: None) -> Pipeline:
     """``run_pipeline``, then write the build folder (and the store), all or nothing."""
-    from kg.build import sha256, swap_in
+    from kg.atomic import swap_folder, temp_folder
+    from kg.build import sha256
 
     out = Path(out)
     started = datetime.now(timezone.utc).replace(microsecond=0)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
-    tmp.chmod(0o755)
+    tmp = temp_folder(out)
     tmp_store = None
     if store_dir is not None:
         store_dir = Path(store_dir)
@@ -363,7 +362,7 @@ def build_fast(out: Path, data_dir: Path | None = None, store_dir: Path | None =
             pipe.store = None  # type: ignore[assignment]  # close RocksDB before the folder moves
             _swap_in(tmp_store, store_dir)  # type: ignore[arg-type]
             tmp_store = None
-        swap_in(tmp, out)
+        swap_folder(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         if tmp_store is not None:

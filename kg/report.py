@@ -16,11 +16,8 @@ section says the claims are not available in this build.
 from __future__ import annotations
 
 import math
-import os
-import shutil
-import tempfile
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
@@ -33,11 +30,12 @@ from rdflib.namespace import SKOS
 
 from kg import __version__, figures
 from kg import query as kq
+from kg.atomic import write_folder
 from kg.errors import DataError
 from kg.namespace import SMQI, scheme_iri
 
 __all__ = ["ReportData", "collect", "load_claims", "render", "write_report", "AUTO", "NOTICE",
-           "FIGURES", "LEVELS", "environment", "template_text", "write_atomically", "make_report"]
+           "FIGURES", "LEVELS", "environment", "template_text", "make_report"]
 
 NOTICE = (
     "The evidence in this report is an independent, dual-coded extraction of real studies that meet "
@@ -291,24 +289,6 @@ def write_report(dataset: Graph, out: Path, *, claims: Any = AUTO, network_repor
     return out / "index.html"
 
 
-def write_atomically(out: Path, write: Callable[[Path], Any]) -> None:
-    """Run ``write(tmp)`` into a new folder beside ``out`` and swap it in only when it succeeded."""
-    from kg.atomic import clean_stale, swap_folder, temp_folder
-
-    out = Path(out)
-    try:
-        clean_stale(out)
-        tmp = temp_folder(out)
-    except OSError as exc:
-        raise DataError(f"{out}: cannot create the output folder: {exc.strerror or exc}") from exc
-    try:
-        write(tmp)
-        swap_folder(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
 def make_report(out: Path, data_dir: Path | None = None) -> Path:
     """`smqi report`: assemble the graph from ``data_dir`` (default: the shipped data), derive the
     typology and write the report into ``out``, replacing it only when every step succeeded."""
@@ -317,5 +297,5 @@ def make_report(out: Path, data_dir: Path | None = None) -> Path:
 
     kg = assemble(data_dir)
     derive(kg.dataset)
-    write_atomically(Path(out), lambda tmp: write_report(kg.dataset, tmp))
+    write_folder(Path(out), lambda tmp: write_report(kg.dataset, tmp))
     return Path(out) / "index.html"
