@@ -156,6 +156,11 @@ def derive_on_store(store: ox.Store) -> tuple[int, int]:
     return uses, uses - assigned
 
 
+# Scheduling hint only (which summary queries to start first): the two that return a row per study or
+# per study and cell take longest at scale.
+_LONG_QUERIES = ("study-table", "gap-map-studies")
+
+
 def _count(store: ox.Store, cls: URIRef) -> int:
     rows = store.query(f"SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE {{ ?s a <{cls}> }}",
                        use_default_graph_as_union=True)
@@ -308,19 +313,25 @@ def run_pipeline(data_dir: Path | None = None, store_dir: Path | None = None,
         store.bulk_load("".join(loaded.links + links).encode("utf-8"), ox.RdfFormat.N_QUADS)
         del loaded.links[:]
         store.bulk_load(_nquads(mapping_set_graph(read_sssom(sssom)), G_MAPPINGS), ox.RdfFormat.N_QUADS)
-        progress("deriving the typology of models of use")
-        n_uses, unclassified = derive_on_store(store)
-        progress("running the summary queries")
+        progress("deriving the typology of models of use and running the summary queries")
+        cq = [q for q in list_queries() if q.kind == "cq"]
+        # Two threads (Oxigraph evaluates without the GIL): one derives the typology while the other runs
+        # the summary queries that do not read smqi:modelOfUse (they see the same rows before and after
+        # the derived graph is written); the queries that do read it wait for the typology. The longest
+        # queries go first so that neither thread is left with a long one at the end.
+        order = sorted(cq, key=lambda q: (q.name not in _LONG_QUERIES, q.name))
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            typology = pool.submit(derive_on_store, store)
+            running = {q.name: pool.submit(_summary_rows, store, q) for q in order if "modelOfUse" not in q.text}
+            n_uses, unclassified = typology.result()
+            running.update({q.name: pool.submit(_summary_rows, store, q) for q in order if q.name not in running})
+            rows_of = {name: future.result() for name, future in running.items()}
         summary: dict = {
             "smqi_kg_version": __version__, "notice": NOTICE,
             "counts": {"studies": _count(store, SMQI.Study), "uses": _count(store, SMQI.SocialMediaUse),
                        "triples": len(store)},
-            "queries": {},
+            "queries": {q.name: {"summary": q.summary, "rows": rows_of[q.name]} for q in cq},
         }
-        cq = [q for q in list_queries() if q.kind == "cq"]
-        with ThreadPoolExecutor(max_workers=2) as pool:  # Oxigraph evaluates without the GIL
-            for query, rows in zip(cq, pool.map(lambda q: _summary_rows(store, q), cq)):
-                summary["queries"][query.name] = {"summary": query.summary, "rows": rows}
         summary["typology"] = {"unclassified_uses": unclassified, "owl_cross_check": "not run (fast engine)"}
         summary["engine"] = {"name": "fast", "evidence_triples": n_lines}
     finally:

@@ -100,6 +100,12 @@ STORED_AS = {**{XSD + t: XSD + "integer" for t in (
     "unsignedLong unsignedInt unsignedShort unsignedByte").split()}, XSD + "dateTimeStamp": XSD + "dateTime"}
 
 
+def _same_datatype(dt: Node) -> str:
+    """A condition over ?v: its datatype is ``dt`` or the one Oxigraph stores ``dt`` as."""
+    stored_as = {str(dt), STORED_AS.get(str(dt), str(dt))}
+    return " || ".join(f"datatype(?v) = <{d}>" for d in sorted(stored_as))
+
+
 @dataclass
 class Fidelity:
     """What Oxigraph changed when it stored typed literals, so results show the data as written.
@@ -169,6 +175,10 @@ class _Engine:
         # focus pattern -> (number of focus nodes, {path: (value rows, focus nodes with a value)})
         self._stats: dict[str, tuple[int, dict[Node, tuple[int, int]]]] = {}
         self._targets: dict[str, str] = {}  # focus pattern -> its classes (VALUES list)
+        # focus pattern -> {(property shape, component, parameter): value rows breaking it, None = unknown}
+        self._screen: dict[str, dict[tuple, int | None]] = {}
+        # focus pattern -> {path: distinct literal values} for paths with a non-string sh:datatype
+        self._literals: dict[str, dict[Node, list[Node]]] = {}
 
     # -------------------------------------------------------- helpers
 
@@ -196,19 +206,64 @@ class _Engine:
         self._targets[focus] = " ".join(sorted({c for t in targets for c in self.classes(t).split(" ")}))
         return focus
 
+    def value_conditions(self, ps: Node) -> list[tuple[URIRef, Node, str]]:
+        """(component, parameter, FILTER condition over ?v) of each value constraint of property shape
+        ``ps``: a value row breaks the constraint when the condition holds. For sh:datatype this is the
+        wrong-type part only; ill-formed literals of the right type are judged in Python
+        (``datatype_violations``)."""
+        shapes = self.shapes
+        out: list[tuple[URIRef, Node, str]] = []
+        for dt in shapes.objects(ps, SH.datatype):
+            if dt in (RDFS.Literal, RDFS.Datatype):
+                raise Unsupported(f"sh:datatype {dt} is not compiled by the fast engine")
+            out.append((SH.DatatypeConstraintComponent, dt, f"!isLiteral(?v) || !({_same_datatype(dt)})"))
+        for cls in shapes.objects(ps, SH["class"]):
+            out.append((SH.ClassConstraintComponent, cls,
+                        f"NOT EXISTS {{ ?v a ?__c . VALUES ?__c {{ {self.classes(cls)} }} }}"))
+        for pattern in shapes.objects(ps, SH.pattern):
+            flags = shapes.value(ps, SH.flags)
+            regex = f"REGEX(STR(?v), {_n3(Literal(str(pattern)))}" + (
+                f", {_n3(Literal(str(flags)))})" if flags else ")")
+            out.append((SH.PatternConstraintComponent, pattern, f"isBlank(?v) || !{regex}"))
+        for head in shapes.objects(ps, SH.languageIn):
+            langs = [str(x) for x in Collection(shapes, head)]
+            ok = " || ".join(f"langMatches(lang(?v), {_n3(Literal(tag))})" for tag in langs) or "false"
+            out.append((SH.LanguageInConstraintComponent, head, f"!isLiteral(?v) || !({ok})"))
+        for kind in shapes.objects(ps, SH.nodeKind):
+            test = {SH.IRI: "isIRI(?v)", SH.BlankNode: "isBlank(?v)", SH.Literal: "isLiteral(?v)",
+                    SH.BlankNodeOrIRI: "(isBlank(?v) || isIRI(?v))", SH.BlankNodeOrLiteral:
+                    "(isBlank(?v) || isLiteral(?v))", SH.IRIOrLiteral: "(isIRI(?v) || isLiteral(?v))"}[kind]
+            out.append((SH.NodeKindConstraintComponent, kind, f"!{test}"))
+        for n in shapes.objects(ps, SH.minLength):
+            out.append((SH.MinLengthConstraintComponent, n, f"isBlank(?v) || STRLEN(STR(?v)) < {int(n)}"))
+        return out
+
     def gather_stats(self, shape: Node, focus: str) -> None:
-        """Two aggregate queries that let most minCount/maxCount checks (and every value check of a path
-        no focus node uses) be skipped without changing any result: the number of focus nodes, and per
-        path the number of (focus, value) rows and of focus nodes with a value."""
-        paths = set()
-        for ps in self.shapes.objects(shape, SH.property):
-            paths.update(p for p in self.shapes.objects(ps, SH.path) if isinstance(p, URIRef))
+        """Aggregate queries that let checks be skipped without changing any result.
+
+        One query counts the focus nodes. One scan of the focus nodes' triples gives, per path, the number
+        of (focus, value) rows and of focus nodes with a value (most minCount/maxCount checks are proved
+        clean by these) and, per value constraint, the number of value rows its condition flags (a
+        constraint no row breaks needs no query of its own). A third query lists the distinct literals of
+        the paths with a non-string sh:datatype, whose well-formedness is judged in Python."""
+        members = [ps for ps in self.shapes.objects(shape, SH.property)]
         for head in self.shapes.objects(shape, SH["or"]):
-            for member in Collection(self.shapes, head):
-                paths.update(p for p in self.shapes.objects(member, SH.path) if isinstance(p, URIRef))
+            members += [m for m in Collection(self.shapes, head) if (m, SH.path, None) in self.shapes]
+        members = [ps for ps in members if _active(self.shapes, ps)]
+        paths = {p for ps in members for p in self.shapes.objects(ps, SH.path) if isinstance(p, URIRef)}
         if not paths or focus in self._stats or focus not in self._targets:
             return
         (n,), = self.select(f"SELECT (COUNT(*) AS ?n) WHERE {{ {focus} }}")
+        checks: dict[Node, list[tuple[tuple, str]]] = {}  # path -> (key, condition) of its value constraints
+        typed_paths: set[Node] = set()
+        for ps in sorted(members, key=str):
+            path = self.shapes.value(ps, SH.path)
+            if not isinstance(path, URIRef):
+                continue
+            for component, param, condition in self.value_conditions(ps):
+                checks.setdefault(path, []).append(((ps, component, param), condition))
+                if component == SH.DatatypeConstraintComponent and str(param) not in (XSD_STRING, RDF_LANGSTRING):
+                    typed_paths.add(path)
         # The focus nodes without the DISTINCT sub-select and the paths as a FILTER: the plan Oxigraph runs
         # fastest (one scan of each focus node's triples). A node typed twice counts its rows twice, which
         # can only make a check run, never skip one.
@@ -219,6 +274,50 @@ class _Engine:
         per_path = {p: (0, 0) for p in paths}
         per_path.update({p: (int(rn), int(rf)) for p, rn, rf in rows})
         self._stats[focus] = (int(n), per_path)
+        self._screen[focus] = self.screen(classes, checks)
+        literals: dict[Node, list[Node]] = {p: [] for p in typed_paths}
+        if typed_paths:
+            typed_in = ", ".join(_n3(p) for p in sorted(typed_paths))
+            for p, v in self.select(f"SELECT DISTINCT ?p ?v WHERE {{ ?this a ?__t . VALUES ?__t {{ {classes} }} "
+                                    f"?this ?p ?v . FILTER (?p IN ({typed_in}) && isLiteral(?v)) }}"):
+                literals[p].append(v)
+        self._literals[focus] = literals
+
+    def screen(self, classes: str, checks: dict[Node, list[tuple[tuple, str]]]) -> dict[tuple, int | None]:
+        """Per value constraint, how many distinct (path, value) pairs of the focus nodes break it (None:
+        unknown). Value constraints depend on the value alone, so each distinct value is judged once: the
+        class checks of concept-valued paths run once per concept, not once per use. One query: every
+        pair gets a code listing the constraints it breaks (``3`` breaks check 3, ``3?`` raised an error
+        there, so check 3 runs on its own); only pairs with a code come back, counted per code."""
+        keys = [key for found in checks.values() for key, _cond in found]
+        if not keys:
+            return {}
+        number = {key: i for i, key in enumerate(keys)}
+        branches = '""'  # a path without value constraints breaks none
+        for path, found in sorted(checks.items(), key=lambda kv: str(kv[0]), reverse=True):
+            parts = ", ".join(f'COALESCE(IF({cond}, "{number[key]} ", ""), "{number[key]}? ")' for key, cond in found)
+            branches = f"IF(?p = {_n3(path)}, CONCAT({parts}), {branches})"
+        paths_in = ", ".join(_n3(p) for p in sorted(checks, key=str))
+        solutions = self.store.query(
+            f"SELECT ?__code (COUNT(*) AS ?n) WHERE {{ {{ SELECT DISTINCT ?p ?v WHERE {{ ?this a ?__t . "
+            f"VALUES ?__t {{ {classes} }} ?this ?p ?v . FILTER (?p IN ({paths_in})) }} }} "
+            f"BIND (COALESCE({branches}, \"all?\") AS ?__code) FILTER (?__code != \"\") }} GROUP BY ?__code",
+            use_default_graph_as_union=True)
+        flagged: dict[tuple, int | None] = {key: 0 for key in keys}
+        for row in solutions:
+            n = int(row["n"].value)
+            for token in row["__code"].value.split():
+                if token.endswith("?"):
+                    unknown = keys if token == "all?" else [keys[int(token[:-1])]]
+                    flagged.update((key, None) for key in unknown)
+                elif flagged[keys[int(token)]] is not None:
+                    flagged[keys[int(token)]] += n  # type: ignore[operator]
+        return flagged
+
+    def _flagged(self, focus: str, ps: Node, component: URIRef, param: Node) -> bool:
+        """False when the screen proved no value row breaks this constraint."""
+        count = self._screen.get(focus, {}).get((ps, component, param))
+        return count is None or count > 0
 
     def _known(self, focus: str, path: Node) -> tuple[int, int, int] | None:
         stats = self._stats.get(focus)
@@ -270,40 +369,24 @@ class _Engine:
             emit(rows, SH.HasValueConstraintComponent, with_value=False)
         if known is not None and known[1] == 0:
             return out  # no focus node has a value: the value constraints below have nothing to check
-        for dt in shapes.objects(ps, SH.datatype):
-            emit(self.datatype_violations(focus, p, dt), SH.DatatypeConstraintComponent)
-        for cls in shapes.objects(ps, SH["class"]):
-            rows = values_where(f"NOT EXISTS {{ ?v a ?__c . VALUES ?__c {{ {self.classes(cls)} }} }}")
-            emit(rows, SH.ClassConstraintComponent)
-        for pattern in shapes.objects(ps, SH.pattern):
-            flags = shapes.value(ps, SH.flags)
-            regex = f"REGEX(STR(?v), {_n3(Literal(str(pattern)))}" + (
-                f", {_n3(Literal(str(flags)))})" if flags else ")")
-            emit(values_where(f"isBlank(?v) || !{regex}"), SH.PatternConstraintComponent)
-        for head in shapes.objects(ps, SH.languageIn):
-            langs = [str(x) for x in Collection(shapes, head)]
-            ok = " || ".join(f"langMatches(lang(?v), {_n3(Literal(tag))})" for tag in langs) or "false"
-            emit(values_where(f"!isLiteral(?v) || !({ok})"), SH.LanguageInConstraintComponent)
-        for kind in shapes.objects(ps, SH.nodeKind):
-            test = {SH.IRI: "isIRI(?v)", SH.BlankNode: "isBlank(?v)", SH.Literal: "isLiteral(?v)",
-                    SH.BlankNodeOrIRI: "(isBlank(?v) || isIRI(?v))", SH.BlankNodeOrLiteral:
-                    "(isBlank(?v) || isLiteral(?v))", SH.IRIOrLiteral: "(isIRI(?v) || isLiteral(?v))"}[kind]
-            emit(values_where(f"!{test}"), SH.NodeKindConstraintComponent)
-        for n in shapes.objects(ps, SH.minLength):
-            emit(values_where(f"isBlank(?v) || STRLEN(STR(?v)) < {int(n)}"), SH.MinLengthConstraintComponent)
+        for component, param, condition in self.value_conditions(ps):
+            if component == SH.DatatypeConstraintComponent:
+                emit(self.datatype_violations(focus, p, param, self._flagged(focus, ps, component, param)),
+                     component)
+            elif self._flagged(focus, ps, component, param):
+                emit(values_where(condition), component)
         return out
 
-    def datatype_violations(self, focus: str, p: str, dt: Node) -> list[tuple]:
+    def datatype_violations(self, focus: str, p: str, dt: Node, flagged: bool = True) -> list[tuple]:
         """Values that are not literals of ``dt`` or are ill-formed ones, exactly as pyshacl decides.
 
-        Literals Oxigraph may have rewritten (stored datatype = ``dt`` or what ``dt`` is stored as)
-        are judged on their written form (``Fidelity``), few distinct values at a time."""
-        if dt in (RDFS.Literal, RDFS.Datatype):
-            raise Unsupported(f"sh:datatype {dt} is not compiled by the fast engine")
-        stored_as = {str(dt), STORED_AS.get(str(dt), str(dt))}
-        same = " || ".join(f"datatype(?v) = <{d}>" for d in sorted(stored_as))
+        ``flagged`` False: the screen proved every value a literal of the right datatype, so only
+        well-formedness is left. Literals Oxigraph may have rewritten (stored datatype = ``dt`` or what
+        ``dt`` is stored as) are judged on their written form (``Fidelity``), few distinct values at a
+        time."""
+        same = _same_datatype(dt)
         rows = self.select(f"SELECT ?this ?v WHERE {{ {focus} ?this {p} ?v . "
-                           f"FILTER(!isLiteral(?v) || !({same})) }}")
+                           f"FILTER(!isLiteral(?v) || !({same})) }}") if flagged else []
         if str(dt) in (XSD_STRING, RDF_LANGSTRING):
             return rows  # every literal of these datatypes is well-formed for pyshacl
         predicate = URIRef(p[1:-1])
@@ -312,7 +395,12 @@ class _Engine:
             return rows + [(f, v) for f, v in candidates
                            if not self.well_formed(self.fidelity.original(f, predicate, v), dt)]
         # Few distinct values: judge each once, then fetch the focus nodes of the bad ones.
-        distinct = self.select(f"SELECT DISTINCT ?v WHERE {{ {focus} ?this {p} ?v . FILTER({same}) }}")
+        stored_as = {str(dt), STORED_AS.get(str(dt), str(dt))}
+        listed = self._literals.get(focus, {}).get(predicate)
+        if listed is not None:
+            distinct = [(v,) for v in listed if isinstance(v, Literal) and str(v.datatype) in stored_as]
+        else:
+            distinct = self.select(f"SELECT DISTINCT ?v WHERE {{ {focus} ?this {p} ?v . FILTER({same}) }}")
         bad = [v for (v,) in distinct if not self.well_formed(self.fidelity.original(None, predicate, v), dt)]
         if bad:
             values = " ".join(_n3(v) for v in bad)
