@@ -7,6 +7,7 @@ input. User errors are printed as one clear message, never as a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Callable, Sequence
@@ -446,7 +447,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         code = args.func(args)
-        return code if isinstance(code, int) else 0
+        code = code if isinstance(code, int) else 0
+        if argv is None and getattr(args, "skip_teardown", False):
+            # Run as the `smqi` command after a fast build: everything is written and closed, so end
+            # without freeing millions of store entries one by one (about a second at 100k studies).
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        return code
     except InputInvalid as exc:
         print(f"smqi {args.command}: {exc}", file=sys.stderr)
         return exc.exit_code

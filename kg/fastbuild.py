@@ -17,10 +17,11 @@ engine and are not run here.
 from __future__ import annotations
 
 import json
-import sys
 import shutil
+import sys
 import tempfile
-from collections import defaultdict
+import threading
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -229,7 +230,7 @@ class _Loader:
 
     def _run(self) -> None:
         while True:
-            chunk = self.queue.get()
+            chunk, counted = self.queue.get()
             if chunk is StopIteration:
                 return
             if self.error is not None:
@@ -239,16 +240,19 @@ class _Loader:
                     self.store.clear_graph(self.graph)
                     self.lines = 0
                 else:
-                    self.store.bulk_load(chunk, ox.RdfFormat.N_QUADS, lenient=True)
-                    self.lines += chunk.count(b"\n")
+                    # lenient only for the evidence the fast loader wrote (already checked line by line)
+                    self.store.bulk_load(chunk, ox.RdfFormat.N_QUADS, lenient=counted)
+                    if counted:
+                        self.lines += chunk.count(b"\n")
             except BaseException as exc:  # noqa: BLE001 - re-raised by close()
                 self.error = exc
 
-    def put(self, chunk: bytes | None) -> None:
-        self.queue.put(chunk)
+    def put(self, chunk: bytes | None, counted: bool = True) -> None:
+        """Queue N-Quads for the store; ``counted`` ones are evidence lines (``close`` returns how many)."""
+        self.queue.put((chunk, counted))
 
     def close(self) -> int:
-        self.queue.put(StopIteration)
+        self.queue.put((StopIteration, False))
         self.thread.join()
         if self.error is not None:
             raise self.error
@@ -295,47 +299,77 @@ def run_pipeline(data_dir: Path | None = None, store_dir: Path | None = None,
         try:
             loaded = load_nquads(studies, uses, vocab, str(G_EVIDENCE), known_study_ids=entry_ids,
                                  links_graph=str(G_LINKS), sink=loader.put)
+            # The loading thread is still busy with the evidence: meanwhile this thread prepares the
+            # small graphs (queued behind the evidence), the shapes and what Oxigraph will rewrite.
+            for graph, name in ((ontology, G_ONTOLOGY), (vocab_graph, G_VOCAB), (reference, G_REFERENCE),
+                                (entry_graph, G_EVIDENCE), (review, G_REVIEW)):
+                loader.put(_nquads(graph, name), counted=False)
+            shapes = shapes_graph()
+            fidelity = fidelity_of([ontology, vocab_graph, reference, entry_graph, review])
+            fidelity.defaults[SMQI.useNumber] = (XSD + "integer", XSD + "positiveInteger")  # the loader writes canonical ones
         finally:
             n_lines = loader.close()
-        for graph, name in ((ontology, G_ONTOLOGY), (vocab_graph, G_VOCAB), (reference, G_REFERENCE),
-                            (entry_graph, G_EVIDENCE), (review, G_REVIEW)):
-            store.bulk_load(_nquads(graph, name), ox.RdfFormat.N_QUADS)
         progress("validating with SHACL (compiled to SPARQL)")
-        fidelity = fidelity_of([ontology, vocab_graph, reference, entry_graph, review])
-        fidelity.defaults[SMQI.useNumber] = (XSD + "integer", XSD + "positiveInteger")  # the loader writes canonical ones
-        results = validate_store(store, shapes_graph(), fidelity)
+        results = validate_store(store, shapes, fidelity)
         problems, warnings = _problems(results, store, vocab, loaded.origins() if results else {})
         report = Report(conforms=not problems, problems=problems, warnings=loaded.warnings + warnings)
         if problems:
             raise InputInvalid(problems=problems)
-        # not in what the shapes see (kg.dataset.KnowledgeGraph.shacl_data_graph), so loaded after them
         links = link_nquads(entry_graph, str(G_LINKS)) if len(entry_graph) else []
-        store.bulk_load("".join(loaded.links + links).encode("utf-8"), ox.RdfFormat.N_QUADS)
-        del loaded.links[:]
-        store.bulk_load(_nquads(mapping_set_graph(read_sssom(sssom)), G_MAPPINGS), ox.RdfFormat.N_QUADS)
+        mappings = _nquads(mapping_set_graph(read_sssom(sssom)), G_MAPPINGS)
         progress("deriving the typology of models of use and running the summary queries")
         cq = [q for q in list_queries() if q.kind == "cq"]
-        # Two threads (Oxigraph evaluates without the GIL): one derives the typology while the other runs
-        # the summary queries that do not read smqi:modelOfUse (they see the same rows before and after
-        # the derived graph is written); the queries that do read it wait for the typology. The longest
-        # queries go first so that neither thread is left with a long one at the end.
+        # Two threads (Oxigraph evaluates without the GIL) share one queue of summary queries, longest
+        # first. One loads the identifier links and the mappings (not in what the shapes see, so loaded
+        # only now), derives the typology and counts the triples; the queries that read smqi:modelOfUse
+        # join the front of the queue only after the typology. Meanwhile the other thread runs the
+        # queries that read neither smqi:modelOfUse nor those two graphs: they give the same rows before
+        # and after these writes.
         order = sorted(cq, key=lambda q: (q.name not in _LONG_QUERIES, q.name))
+        tasks = {q.name: (lambda q=q: _summary_rows(store, q)) for q in cq}
+        tasks["#studies"] = lambda: _count(store, SMQI.Study)
+        tasks["#uses"] = lambda: _count(store, SMQI.SocialMediaUse)
+        waiting = deque([q.name for q in order if "modelOfUse" not in q.text] + ["#studies", "#uses"])
+        after_typology = [q.name for q in order if "modelOfUse" in q.text]
+        lock = threading.Lock()
+        rows_of: dict[str, object] = {}
+
+        def drain() -> None:
+            while True:
+                with lock:
+                    if not waiting:
+                        return
+                    name = waiting.popleft()
+                rows_of[name] = tasks[name]()
+
+        def links_typology_then_drain() -> tuple[int, int, int]:
+            store.bulk_load("".join(loaded.links + links).encode("utf-8"), ox.RdfFormat.N_QUADS)
+            store.bulk_load(mappings, ox.RdfFormat.N_QUADS)
+            found = derive_on_store(store)
+            with lock:
+                waiting.extendleft(reversed(after_typology))
+            triples = len(store)  # every graph of the pipeline is written by now
+            drain()
+            return (*found, triples)
+
         with ThreadPoolExecutor(max_workers=2) as pool:
-            typology = pool.submit(derive_on_store, store)
-            running = {q.name: pool.submit(_summary_rows, store, q) for q in order if "modelOfUse" not in q.text}
-            n_uses, unclassified = typology.result()
-            running.update({q.name: pool.submit(_summary_rows, store, q) for q in order if q.name not in running})
-            rows_of = {name: future.result() for name, future in running.items()}
+            typology, other = pool.submit(links_typology_then_drain), pool.submit(drain)
+            other.result()
+            n_uses, unclassified, n_triples = typology.result()
+        del loaded.links[:]
         summary: dict = {
             "smqi_kg_version": __version__, "notice": NOTICE,
-            "counts": {"studies": _count(store, SMQI.Study), "uses": _count(store, SMQI.SocialMediaUse),
-                       "triples": len(store)},
+            "counts": {"studies": rows_of["#studies"], "uses": rows_of["#uses"], "triples": n_triples},
             "queries": {q.name: {"summary": q.summary, "rows": rows_of[q.name]} for q in cq},
         }
         summary["typology"] = {"unclassified_uses": unclassified, "owl_cross_check": "not run (fast engine)"}
         summary["engine"] = {"name": "fast", "evidence_triples": n_lines}
     finally:
         if gc_was_enabled:
+            # Everything made while the collector was off counts as new: enabling it as is would start a
+            # full collection over every summary row (about a second at 100k studies). These objects
+            # are either kept (the summary) or freed by reference counting, so the collector may skip them.
+            gc.freeze()
             gc.enable()
     inputs = [studies, uses, income, *entry_files, sssom, claims]
     return Pipeline(store, report, summary, inputs, loaded.origins_of, fidelity)
@@ -477,4 +511,5 @@ def cli_build(args) -> int:
           f"unclassified uses.")
     for warning in report.warnings:
         print(f"warning: {warning.as_text()}", file=sys.stderr)
+    args.skip_teardown = engine == "fast"  # kg.cli.main may end the process without freeing the store
     return 0

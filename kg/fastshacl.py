@@ -45,6 +45,9 @@ PROPERTY_PARAMS = {SH.path, SH.minCount, SH.maxCount, SH.datatype, SH["class"], 
                    SH.description, SH.severity, SH.deactivated, SH.order, SH.group}
 
 
+SPARQL_PARAMS = {SH.select, SH.message, SH.prefixes, SH.name, SH.description, SH.severity, SH.deactivated}
+
+
 class Unsupported(Exception):
     """The shapes use a SHACL feature this engine does not compile."""
 
@@ -179,6 +182,7 @@ class _Engine:
         self._screen: dict[str, dict[tuple, int | None]] = {}
         # focus pattern -> {path: distinct literal values} for paths with a non-string sh:datatype
         self._literals: dict[str, dict[Node, list[Node]]] = {}
+        self._sparql: dict[tuple, list[Result]] = {}  # (shape, constraint, focus) -> its results
 
     # -------------------------------------------------------- helpers
 
@@ -238,73 +242,79 @@ class _Engine:
             out.append((SH.MinLengthConstraintComponent, n, f"isBlank(?v) || STRLEN(STR(?v)) < {int(n)}"))
         return out
 
-    def gather_stats(self, shape: Node, focus: str) -> None:
+    def gather_stats(self, shape: Node, focus: str, parts: tuple[str, ...] = ("stats", "screen")) -> None:
         """Aggregate queries that let checks be skipped without changing any result.
 
-        One query counts the focus nodes. One scan of the focus nodes' triples gives, per path, the number
-        of (focus, value) rows and of focus nodes with a value (most minCount/maxCount checks are proved
-        clean by these) and, per value constraint, the number of value rows its condition flags (a
-        constraint no row breaks needs no query of its own). A third query lists the distinct literals of
-        the paths with a non-string sh:datatype, whose well-formedness is judged in Python."""
+        ``stats``: one query counts the focus nodes and one scan of their triples gives, per path, the
+        number of (focus, value) rows and of focus nodes with a value (most minCount/maxCount checks are
+        proved clean by these). ``screen``: one query judges every value constraint on the distinct
+        values (``screen``). The two parts are independent, so ``validate_store`` runs them in parallel."""
         members = [ps for ps in self.shapes.objects(shape, SH.property)]
         for head in self.shapes.objects(shape, SH["or"]):
             members += [m for m in Collection(self.shapes, head) if (m, SH.path, None) in self.shapes]
         members = [ps for ps in members if _active(self.shapes, ps)]
         paths = {p for ps in members for p in self.shapes.objects(ps, SH.path) if isinstance(p, URIRef)}
-        if not paths or focus in self._stats or focus not in self._targets:
+        if not paths or focus not in self._targets:
             return
-        (n,), = self.select(f"SELECT (COUNT(*) AS ?n) WHERE {{ {focus} }}")
-        checks: dict[Node, list[tuple[tuple, str]]] = {}  # path -> (key, condition) of its value constraints
-        typed_paths: set[Node] = set()
-        for ps in sorted(members, key=str):
-            path = self.shapes.value(ps, SH.path)
-            if not isinstance(path, URIRef):
-                continue
-            for component, param, condition in self.value_conditions(ps):
-                checks.setdefault(path, []).append(((ps, component, param), condition))
-                if component == SH.DatatypeConstraintComponent and str(param) not in (XSD_STRING, RDF_LANGSTRING):
-                    typed_paths.add(path)
-        # The focus nodes without the DISTINCT sub-select and the paths as a FILTER: the plan Oxigraph runs
-        # fastest (one scan of each focus node's triples). A node typed twice counts its rows twice, which
-        # can only make a check run, never skip one.
         classes = self._targets[focus]
-        paths_in = ", ".join(_n3(p) for p in sorted(paths))
-        rows = self.select(f"SELECT ?p (COUNT(*) AS ?n) (COUNT(DISTINCT ?this) AS ?f) WHERE {{ ?this a ?__t . "
-                           f"VALUES ?__t {{ {classes} }} ?this ?p ?v . FILTER (?p IN ({paths_in})) }} GROUP BY ?p")
-        per_path = {p: (0, 0) for p in paths}
-        per_path.update({p: (int(rn), int(rf)) for p, rn, rf in rows})
-        self._stats[focus] = (int(n), per_path)
-        self._screen[focus] = self.screen(classes, checks)
-        literals: dict[Node, list[Node]] = {p: [] for p in typed_paths}
-        if typed_paths:
-            typed_in = ", ".join(_n3(p) for p in sorted(typed_paths))
-            for p, v in self.select(f"SELECT DISTINCT ?p ?v WHERE {{ ?this a ?__t . VALUES ?__t {{ {classes} }} "
-                                    f"?this ?p ?v . FILTER (?p IN ({typed_in}) && isLiteral(?v)) }}"):
-                literals[p].append(v)
-        self._literals[focus] = literals
+        if "stats" in parts and focus not in self._stats:
+            (n,), = self.select(f"SELECT (COUNT(*) AS ?n) WHERE {{ {focus} }}")
+            # The focus nodes without the DISTINCT sub-select and the paths as a FILTER: the plan Oxigraph
+            # runs fastest (one scan of each focus node's triples). A node typed twice counts its rows
+            # twice, which can only make a check run, never skip one.
+            paths_in = ", ".join(_n3(p) for p in sorted(paths))
+            rows = self.select(f"SELECT ?p (COUNT(*) AS ?n) (COUNT(DISTINCT ?this) AS ?f) WHERE {{ ?this a ?__t . "
+                               f"VALUES ?__t {{ {classes} }} ?this ?p ?v . FILTER (?p IN ({paths_in})) }} GROUP BY ?p")
+            per_path = {p: (0, 0) for p in paths}
+            per_path.update({p: (int(rn), int(rf)) for p, rn, rf in rows})
+            self._stats[focus] = (int(n), per_path)
+        if "screen" in parts and focus not in self._screen:
+            checks: dict[Node, list[tuple[tuple, str]]] = {}  # path -> (key, condition) of its value constraints
+            typed_paths: set[Node] = set()
+            for ps in sorted(members, key=str):
+                path = self.shapes.value(ps, SH.path)
+                if not isinstance(path, URIRef):
+                    continue
+                for component, param, condition in self.value_conditions(ps):
+                    checks.setdefault(path, []).append(((ps, component, param), condition))
+                    if component == SH.DatatypeConstraintComponent and str(param) not in (XSD_STRING, RDF_LANGSTRING):
+                        typed_paths.add(path)
+            self._screen[focus], self._literals[focus] = self.screen(classes, checks, typed_paths)
 
-    def screen(self, classes: str, checks: dict[Node, list[tuple[tuple, str]]]) -> dict[tuple, int | None]:
+    def screen(self, classes: str, checks: dict[Node, list[tuple[tuple, str]]],
+               typed_paths: set[Node]) -> tuple[dict[tuple, int | None], dict[Node, list[Node]]]:
         """Per value constraint, how many distinct (path, value) pairs of the focus nodes break it (None:
-        unknown). Value constraints depend on the value alone, so each distinct value is judged once: the
-        class checks of concept-valued paths run once per concept, not once per use. One query: every
-        pair gets a code listing the constraints it breaks (``3`` breaks check 3, ``3?`` raised an error
-        there, so check 3 runs on its own); only pairs with a code come back, counted per code."""
+        unknown), and the distinct literals of ``typed_paths`` (paths with a non-string sh:datatype,
+        whose well-formedness is judged in Python).
+
+        Value constraints depend on the value alone, so each distinct value is judged once: the class
+        checks of concept-valued paths run once per concept, not once per use. One query: every pair gets
+        a code listing the constraints it breaks (``3`` breaks check 3, ``3?`` raised an error there, so
+        check 3 runs on its own); only pairs with a code, or a literal of a typed path, come back."""
         keys = [key for found in checks.values() for key, _cond in found]
         if not keys:
-            return {}
+            return {}, {}
         number = {key: i for i, key in enumerate(keys)}
         branches = '""'  # a path without value constraints breaks none
         for path, found in sorted(checks.items(), key=lambda kv: str(kv[0]), reverse=True):
             parts = ", ".join(f'COALESCE(IF({cond}, "{number[key]} ", ""), "{number[key]}? ")' for key, cond in found)
             branches = f"IF(?p = {_n3(path)}, CONCAT({parts}), {branches})"
         paths_in = ", ".join(_n3(p) for p in sorted(checks, key=str))
+        typed_in = ", ".join(_n3(p) for p in sorted(typed_paths, key=str))
+        # ?__none is never bound: IF(…, ?v, ?__none) leaves ?__lv unbound for every other pair.
+        literal = (f"BIND (IF(?p IN ({typed_in}) && isLiteral(?v), ?v, ?__none) AS ?__lv)" if typed_paths
+                   else "")
         solutions = self.store.query(
-            f"SELECT ?__code (COUNT(*) AS ?n) WHERE {{ {{ SELECT DISTINCT ?p ?v WHERE {{ ?this a ?__t . "
+            f"SELECT ?__code ?p ?__lv (COUNT(*) AS ?n) WHERE {{ {{ SELECT DISTINCT ?p ?v WHERE {{ ?this a ?__t . "
             f"VALUES ?__t {{ {classes} }} ?this ?p ?v . FILTER (?p IN ({paths_in})) }} }} "
-            f"BIND (COALESCE({branches}, \"all?\") AS ?__code) FILTER (?__code != \"\") }} GROUP BY ?__code",
+            f"BIND (COALESCE({branches}, \"all?\") AS ?__code) {literal} "
+            f"FILTER (?__code != \"\" || BOUND(?__lv)) }} GROUP BY ?__code ?p ?__lv",
             use_default_graph_as_union=True)
         flagged: dict[tuple, int | None] = {key: 0 for key in keys}
+        literals: dict[Node, list[Node]] = {p: [] for p in typed_paths}
         for row in solutions:
+            if row["__lv"] is not None:
+                literals[from_ox(row["p"])].append(from_ox(row["__lv"]))
             n = int(row["n"].value)
             for token in row["__code"].value.split():
                 if token.endswith("?"):
@@ -312,12 +322,20 @@ class _Engine:
                     flagged.update((key, None) for key in unknown)
                 elif flagged[keys[int(token)]] is not None:
                     flagged[keys[int(token)]] += n  # type: ignore[operator]
-        return flagged
+        return flagged, literals
 
     def _flagged(self, focus: str, ps: Node, component: URIRef, param: Node) -> bool:
         """False when the screen proved no value row breaks this constraint."""
         count = self._screen.get(focus, {}).get((ps, component, param))
         return count is None or count > 0
+
+    def size(self, focus: str) -> int:
+        """How many nodes have the focus classes (cheap: an index count), to start big shapes first."""
+        classes = self._targets.get(focus)
+        if not classes:
+            return 0
+        (n,), = self.select(f"SELECT (COUNT(*) AS ?n) WHERE {{ ?this a ?__t . VALUES ?__t {{ {classes} }} }}")
+        return int(n)
 
     def _known(self, focus: str, path: Node) -> tuple[int, int, int] | None:
         stats = self._stats.get(focus)
@@ -461,9 +479,14 @@ class _Engine:
         return "\n".join(lines)
 
     def sparql_results(self, shape: Node, constraint: Node, focus: str, info: _Shape) -> list[Result]:
+        key = (shape, constraint, focus)
+        if key not in self._sparql:
+            self._sparql[key] = self._sparql_results(shape, constraint, focus, info)
+        return self._sparql[key]
+
+    def _sparql_results(self, shape: Node, constraint: Node, focus: str, info: _Shape) -> list[Result]:
         shapes = self.shapes
-        allowed = {SH.select, SH.message, SH.prefixes, SH.name, SH.description, SH.severity, SH.deactivated}
-        _check_params(shapes, constraint, allowed)
+        _check_params(shapes, constraint, SPARQL_PARAMS)
         if not _active(shapes, constraint):
             return []
         select = str(shapes.value(constraint, SH.select))
@@ -522,15 +545,35 @@ def validate_store(store: ox.Store, shapes: Graph, fidelity: Fidelity | None = N
     results: dict[tuple, Result] = {}
 
     def run(shape: Node) -> list[Result]:
-        focus = engine.focus_pattern(shape)
+        focus = focus_of[shape]
         if focus is None:
             return []  # a shape without targets reports only through sh:or/sh:node of others
         return engine.node_results(shape, focus)
 
-    # Oxigraph releases the GIL while it evaluates, so two shapes run at once on two cores; the results
-    # are merged in shape order, as a sequential run would.
+    # Oxigraph releases the GIL while it evaluates, so queries run at once on two cores: first the
+    # stats and screen queries of every shape (the big ones first), then the shapes themselves, whose
+    # results are merged in shape order, as a sequential run would.
     node_shapes = compile_shapes(shapes)
-    with ThreadPoolExecutor(max_workers=max(1, min(len(node_shapes), os.cpu_count() or 1, 4))) as pool:
+    focus_of = {shape: engine.focus_pattern(shape) for shape in node_shapes}
+    workers = max(1, min(len(node_shapes), os.cpu_count() or 1, 4))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pool_tasks = []
+        for shape, focus in focus_of.items():
+            if focus is None or not _active(shapes, shape):
+                continue
+            size = engine.size(focus)
+            n_paths = len(set(shapes.objects(shape, SH.property)))
+            # guessed cost: the screen judges every distinct value, the stats count every value row
+            pool_tasks.append((2 * size * n_paths, lambda s=shape, f=focus: engine.gather_stats(s, f, ("screen",))))
+            pool_tasks.append((size * n_paths, lambda s=shape, f=focus: engine.gather_stats(s, f, ("stats",))))
+            for constraint in shapes.objects(shape, SH.sparql):
+                _check_params(shapes, constraint, SPARQL_PARAMS)
+                if _active(shapes, constraint):
+                    pool_tasks.append((size, lambda s=shape, c=constraint, f=focus:
+                                       engine.sparql_results(s, c, f, _info(shapes, s))))
+        pool_tasks.sort(key=lambda task: -task[0])
+        for _done in pool.map(lambda task: task[1](), pool_tasks):
+            pass
         for found in pool.map(run, node_shapes):
             for result in found:
                 results.setdefault(result.key, result)
