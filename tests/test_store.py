@@ -105,6 +105,29 @@ def test_fast_build_reports_the_same_problems(tmp_path: Path, capsys: pytest.Cap
     assert not (tmp_path / "b").exists()
 
 
+def test_fast_build_as_a_command_writes_everything_before_it_exits(tmp_path: Path) -> None:
+    """Run as a command, a fast build ends with os._exit (no freeing of the store): the output line and
+    every file must be complete all the same, and a failing build still exits 1 the normal way."""
+    import json
+    import subprocess
+
+    out = tmp_path / "b"
+    done = subprocess.run([sys.executable, "-m", "kg", "build", "--out", str(out), "--engine", "fast",
+                           "--data", str(SHEETS / "valid"), "--quiet"], capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"Built {out}/ (fast engine): 2 studies, 3 uses, ")
+    assert done.stdout.endswith("unclassified uses.\n")
+    assert json.loads((out / "summary.json").read_text(encoding="utf-8"))["counts"]["uses"] == 3
+    nquads = (out / "smqi.nq").read_text(encoding="utf-8")
+    assert nquads.endswith(" .\n") and "kg/use/" in nquads
+    failed = subprocess.run([sys.executable, "-m", "kg", "build", "--out", str(tmp_path / "c"), "--engine",
+                             "fast", "--data", str(SHEETS / "bad"), "--quiet"], capture_output=True, text=True,
+                            timeout=300, check=False)
+    assert failed.returncode == 1 and "studies.csv" in failed.stderr and failed.stdout == ""
+    assert not (tmp_path / "c").exists()
+
+
 def _graph_of(lines: list[str]) -> Graph:
     from rdflib import Dataset
 
