@@ -47,19 +47,18 @@ def measure(engine: str, folder: Path, timeout: float | None = None) -> dict:
         for pid in children:
             os.kill(int(pid), signal.SIGKILL)
         stdout, stderr = proc.communicate()
-    proc.stdout, proc.stderr = stdout, stderr  # type: ignore[assignment]
-    wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", proc.stderr)
-    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
+    wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", stderr)
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", stderr)
     if wall is None or rss is None:
-        raise SystemExit(f"{engine} on {folder}: no timing from GNU time:\n{proc.stderr[-2000:]}")
+        raise SystemExit(f"{engine} on {folder}: no timing from GNU time:\n{stderr[-2000:]}")
     h, m, s = (float(x) if x else 0.0 for x in wall.groups())
     seconds, rss_mb = h * 3600 + m * 60 + s, int(rss.group(1)) / 1024
     if proc.returncode != 0:
         if timeout and seconds >= timeout - 1:
             return {"studies": _rows(folder / "studies.csv"), "uses": _rows(folder / "uses.csv"), "steps": {},
                     "stopped": True, "wall": seconds, "rss_mb": rss_mb}
-        raise SystemExit(f"{engine} failed on {folder}:\n{proc.stderr[-2000:]}")
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+        raise SystemExit(f"{engine} failed on {folder}:\n{stderr[-2000:]}")
+    result = json.loads(stdout.strip().splitlines()[-1])
     result["wall"], result["rss_mb"] = seconds, rss_mb
     return result
 

@@ -49,14 +49,11 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
-@dataclass
-class Server:
-    """A running Oxigraph server process."""
+class HttpEndpoint:
+    """``base`` and ``query_url`` of something listening on ``host``:``port`` (an IPv6 host in brackets)."""
 
-    process: subprocess.Popen
     host: str
     port: int
-    cleanup: list[Path] = field(default_factory=list)
 
     @property
     def base(self) -> str:
@@ -66,6 +63,16 @@ class Server:
     @property
     def query_url(self) -> str:
         return f"{self.base}/query"
+
+
+@dataclass
+class Server(HttpEndpoint):
+    """A running Oxigraph server process."""
+
+    process: subprocess.Popen
+    host: str
+    port: int
+    cleanup: list[Path] = field(default_factory=list)
 
     @property
     def update_url(self) -> str:

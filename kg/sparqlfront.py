@@ -32,6 +32,7 @@ from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from kg.errors import UsageError
+from kg.serve import HttpEndpoint
 from kg.sparqlguard import QueryRefused, check_query
 
 __all__ = ["Front", "start_front"]
@@ -93,22 +94,13 @@ def _cancelled(body: bytes) -> bool:
 
 
 @dataclass
-class Front:
+class Front(HttpEndpoint):
     """A running front: ``url`` is its query endpoint; ``stop()`` shuts it down."""
 
     httpd: ThreadingHTTPServer
     thread: threading.Thread
     host: str
     port: int
-
-    @property
-    def base(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
-
-    @property
-    def query_url(self) -> str:
-        return f"{self.base}/query"
 
     def stop(self) -> None:
         self.httpd.shutdown()

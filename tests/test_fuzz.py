@@ -233,6 +233,17 @@ rdf_documents = st.one_of(
 # ---------------------------------------------------------------- the properties
 
 
+def add_then_restore(data: Path, argv: list[str]) -> None:
+    """`smqi add` on fuzzed input: a clean outcome; a refused one leaves the data folder unchanged."""
+    before = digest(data)
+    code, _out, err = run(argv)
+    check(code, err, argv)
+    if code == 0:
+        restore(data)
+    else:
+        assert digest(data) == before
+
+
 @examples("csv")
 @given(st.one_of(st.tuples(sheet(STUDY_COLUMNS), sheet(USE_COLUMNS)), near_valid_sheets()))
 def test_fuzz_csv_sheets(data: Path, tmp_path_factory, pair: tuple[bytes, bytes]) -> None:
@@ -240,14 +251,7 @@ def test_fuzz_csv_sheets(data: Path, tmp_path_factory, pair: tuple[bytes, bytes]
     studies, uses = folder / "studies.csv", folder / "uses.csv"
     studies.write_bytes(pair[0])
     uses.write_bytes(pair[1])
-    before = digest(data)
-    argv = ["add", str(studies), str(uses), "--data", str(data)]
-    code, _out, err = run(argv)
-    check(code, err, argv)
-    if code == 0:
-        restore(data)
-    else:
-        assert digest(data) == before
+    add_then_restore(data, ["add", str(studies), str(uses), "--data", str(data)])
 
 
 @examples("rdf")
@@ -256,14 +260,7 @@ def test_fuzz_rdf_entries(data: Path, tmp_path_factory, document: tuple[str, str
     suffix, text = document
     path = tmp_path_factory.mktemp("rdf") / f"entry{suffix}"
     path.write_text(text, encoding="utf-8", errors="surrogatepass")
-    before = digest(data)
-    argv = ["add", str(path), "--data", str(data)]
-    code, _out, err = run(argv)
-    check(code, err, argv)
-    if code == 0:
-        restore(data)
-    else:
-        assert digest(data) == before
+    add_then_restore(data, ["add", str(path), "--data", str(data)])
 
 
 @examples("parse")
