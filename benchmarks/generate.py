@@ -20,9 +20,9 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from kg import resources
-from kg.load import STUDY_COLUMNS, USE_CODED, USE_COLUMNS
-from kg.vocab import default_vocabulary
+from kg.model import resources
+from kg.io.sheets import STUDY_COLUMNS, USE_CODED, USE_COLUMNS
+from kg.model.vocabularies import default_vocabulary
 
 MULTI = {col for col, (_s, _p, multi) in USE_CODED.items() if multi}
 

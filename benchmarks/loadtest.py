@@ -64,9 +64,9 @@ def start_serve(store: Path, port: int, max_rows: int = 10_000) -> subprocess.Po
 
 
 def make_store(folder: Path) -> Path:
-    from kg.dataset import assemble
-    from kg.store import write_store
-    from kg.typology import derive
+    from kg.io.dataset import assemble
+    from kg.io.store import write_store
+    from kg.derive.typology import derive
 
     kg = assemble()
     derive(kg.dataset)
@@ -121,7 +121,7 @@ def run_load(url: str, queries: list[str], total: int, threads: int) -> dict:
 
 
 def named_queries() -> list[str]:
-    from kg.query import list_queries
+    from kg.io.queries import list_queries
 
     return [q.text for q in list_queries() if q.kind == "cq"]
 

@@ -2,7 +2,7 @@
 
     python benchmarks/pipeline.py fast|baseline DIR
 
-fast: smqi-kg's fast engine (kg.fastbuild.run_pipeline: N-Quads into Oxigraph, SHACL compiled to SPARQL,
+fast: smqi-kg's fast engine (kg.publish.fastbuild.run_pipeline: N-Quads into Oxigraph, SHACL compiled to SPARQL,
 SPARQL typology and summary). baseline: the naive route, an rdflib in-memory Dataset validated with pyshacl,
 the typology and the summary queries by rdflib's SPARQL engine, on the same graphs.
 Prints one JSON line (studies, uses, conforms, seconds per step).
@@ -16,17 +16,17 @@ import sys
 import time
 from pathlib import Path
 
-# The synthetic 100k sheets have 109,297 use rows, over the default sheet limit of kg.limits (100,000).
+# The synthetic 100k sheets have 109,297 use rows, over the default sheet limit of kg.model.limits (100,000).
 os.environ.setdefault("SMQI_MAX_ROWS", "10000000")
 
 _KEEP: list = []  # the built graph or store, kept alive until os._exit (see main)
 
 
 def baseline(folder: Path) -> dict:
-    from kg.build import summarise
-    from kg.dataset import assemble
-    from kg.typology import derive
-    from kg.validate import shacl_check
+    from kg.publish.build import summarise
+    from kg.io.dataset import assemble
+    from kg.derive.typology import derive
+    from kg.check.shacl import shacl_check
 
     steps = {}
     t = time.monotonic()
@@ -47,7 +47,7 @@ def baseline(folder: Path) -> dict:
 
 
 def fast(folder: Path) -> dict:
-    from kg.fastbuild import run_pipeline
+    from kg.publish.fastbuild import run_pipeline
 
     marks: list[tuple[str, float]] = []
     pipe = run_pipeline(folder, progress=lambda m: marks.append((m, time.monotonic())))

@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from benchmarks.generate import generate  # noqa: E402
-from kg.progress import Progress  # noqa: E402
+from kg.io.progress import Progress  # noqa: E402
 
 
 def measure(engine: str, folder: Path, timeout: float | None = None) -> dict:

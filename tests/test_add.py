@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from kg import resources
+from kg.model import resources
 from kg.cli import main
 
 HERE = Path(__file__).parent / "add"
@@ -264,7 +264,7 @@ def test_crash_between_write_and_rename_leaves_old_data(split, monkeypatch, caps
 
     monkeypatch.setattr(os, "replace", crashing)
     with pytest.raises(OSError, match="simulated crash"):
-        from kg.add import add_entries
+        from kg.curate.add import add_entries
 
         add_entries([Path(p) for p in new_sheets(new)], data)
     for name in SHEETS:

@@ -2,7 +2,7 @@
 
 `smqi add` runs in a subprocess and is killed after a random delay (seeded) between 0 and its
 typical runtime; each data file must then be byte-identical to the old or the new version, and
-after kg.atomic.recover the pair of sheets is all old or all new, with no temporary file left.
+after kg.io.atomic.recover the pair of sheets is all old or all new, with no temporary file left.
 SMQI_KILLTEST_RUNS sets the number of kills (default 5; `make killtest` and `make fuzz` run 50).
 """
 
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from kg.atomic import recover
+from kg.io.atomic import recover
 from kg.cli import main
 
 HERE = Path(__file__).parent
@@ -101,7 +101,7 @@ def test_build_failing_late_leaves_previous_build(previous_build: Path, monkeypa
     def late_failure(*_args, **_kwargs):
         raise OSError(28, "No space left on device (simulated)")
 
-    monkeypatch.setattr("kg.manifest.write_manifest", late_failure)
+    monkeypatch.setattr("kg.publish.manifest.write_manifest", late_failure)
     assert main(["build", "--out", str(previous_build), "--data", str(VALID), "--no-owl", "--quiet"]) == 2
     assert "Traceback" not in capsys.readouterr().err
     assert _build_hashes(previous_build) == before
@@ -126,7 +126,7 @@ def test_build_killed_midway_leaves_previous_build(previous_build: Path) -> None
         assert now == before or sorted(now) == sorted(before)
         visible = [p.name for p in previous_build.parent.iterdir() if not p.name.startswith(".")]
         assert visible == ["build"]
-    from kg.atomic import clean_stale
+    from kg.io.atomic import clean_stale
 
     clean_stale(previous_build)  # what the next build does first
     assert [p.name for p in previous_build.parent.iterdir()] == ["build"]

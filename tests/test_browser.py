@@ -31,10 +31,11 @@ from pathlib import Path
 
 import pytest
 
-from kg import docs, report
-from kg import query as kq
-from kg.dataset import assemble
-from kg.typology import derive
+from kg.publish import docs
+from kg.publish import report
+from kg.io import queries as kq
+from kg.io.dataset import assemble
+from kg.derive.typology import derive
 
 # Under CI (.ci/run installs Chromium and the test extra) a missing tool fails instead of skipping.
 if os.environ.get("CI"):

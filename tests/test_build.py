@@ -16,9 +16,9 @@ import pytest
 from pyshacl import validate
 from rdflib import RDF, Dataset, Graph
 
-from kg import resources
+from kg.model import resources
 from kg.cli import main
-from kg.namespace import G_DERIVED, G_EVIDENCE, G_ONTOLOGY, G_PROVENANCE, G_REFERENCE, G_VOCAB, SMQI
+from kg.model.namespaces import G_DERIVED, G_EVIDENCE, G_ONTOLOGY, G_PROVENANCE, G_REFERENCE, G_VOCAB, SMQI
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sheets"
 OUTPUTS = ["smqi.trig", "smqi.ttl", "smqi.nt", "smqi.jsonld", "summary.json", "validation.txt", "network",
@@ -209,8 +209,8 @@ def test_missing_java_skips_cross_check_with_a_warning(tmp_path: Path, monkeypat
 def test_typology_disagreement_fails_build_and_keeps_previous(built: Path, monkeypatch: pytest.MonkeyPatch,
                                                                capsys: pytest.CaptureFixture) -> None:
     """A deliberately conflicting OWL answer for one use must fail the build, naming both answers."""
-    from kg import reason
-    from kg.namespace import use_iri
+    from kg.derive import owl as reason
+    from kg.model.namespaces import use_iri
 
     real = reason.owl_assignments
 

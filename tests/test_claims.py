@@ -17,12 +17,12 @@ from pyshacl import validate
 from rdflib import RDF, Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS
 
-from kg import resources
+from kg.model import resources
 from kg.cli import main
-from kg.dataset import assemble
-from kg.errors import InputInvalid
-from kg.namespace import FABIO, PRISM, SCHEMA, SMQI
-from kg.review import G_REVIEW, NOT_CHECKABLE, NOT_SUPPORTED, REVIEW, SUPPORTED, check_claims, review_graph
+from kg.io.dataset import assemble
+from kg.model.errors import InputInvalid
+from kg.model.namespaces import FABIO, PRISM, SCHEMA, SMQI
+from kg.derive.claims import G_REVIEW, NOT_CHECKABLE, NOT_SUPPORTED, REVIEW, SUPPORTED, check_claims, review_graph
 
 SHEETS = Path(__file__).parent / "claims" / "sheets"
 

@@ -105,7 +105,7 @@ def test_diff_git_revisions(tmp_path: Path, capsys) -> None:
     (repo / "data" / "uses.csv").write_text("".join(line for line in lines if not line.startswith("smitha2020,2,")),
                                             encoding="utf-8")
     git("commit", "-q", "-am", "two")
-    from kg.diff import diff_git
+    from kg.publish.diff import diff_git
 
     doc = diff_git("HEAD~1", "HEAD", repo)
     assert doc["studies_changed"][0]["study_id"] == "smitha2020"

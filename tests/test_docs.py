@@ -9,9 +9,9 @@ from rdflib import OWL, RDF, Graph, Literal, URIRef
 from rdflib.namespace import SKOS
 
 from htmltree import parse
-from kg import docs
+from kg.publish import docs
 from kg.cli import main
-from kg.vocab import load_ontology_graph, load_vocab_graph
+from kg.model.vocabularies import load_ontology_graph, load_vocab_graph
 
 
 @pytest.fixture(scope="module")

@@ -14,11 +14,11 @@ import pytest
 from rdflib import Graph
 from rdflib.compare import isomorphic
 
-from kg import resources
+from kg.model import resources
 from kg.cli import main
-from kg.export import ORKG_COLUMNS, export
-from kg.jsonld import CONTEXT_IRI, local_context
-from kg.rdfio import parse_into
+from kg.publish.export import ORKG_COLUMNS, export
+from kg.io.jsonld import CONTEXT_IRI, local_context
+from kg.io.rdf import parse_into
 
 
 def sheet(name: str) -> list[dict[str, str]]:
@@ -32,8 +32,8 @@ def jsonld_text() -> str:
 
 
 def test_turtle_jsonld_turtle_round_trip_is_isomorphic(jsonld_text: str, tmp_path: Path) -> None:
-    from kg.dataset import assemble
-    from kg.typology import derive
+    from kg.io.dataset import assemble
+    from kg.derive.typology import derive
 
     kg = assemble()
     derive(kg.dataset)
@@ -63,8 +63,8 @@ def test_jsonld_uses_short_keys_and_codebook_values(jsonld_text: str) -> None:
 def test_context_keys_do_not_shadow_codebook_keys() -> None:
     """A coded value equal to a term of the context would expand to that term (e.g. qi stage
     'study'); no term may share a name with any codebook key."""
-    from kg.namespace import SCHEMES
-    from kg.vocab import default_vocabulary
+    from kg.model.namespaces import SCHEMES
+    from kg.model.vocabularies import default_vocabulary
 
     context, vocab = local_context(), default_vocabulary()
     clashes = [(slug, k) for slug, _c in SCHEMES.values() for k in vocab.keys(slug) if k in context]

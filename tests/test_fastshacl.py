@@ -16,9 +16,9 @@ from pyshacl import validate
 from rdflib import RDF, Graph
 from rdflib.namespace import SH
 
-from kg import fastshacl
-from kg.dataset import assemble
-from kg.resources import ontology_file, shape_files, vocab_files
+from kg.check import storeshacl as fastshacl
+from kg.io.dataset import assemble
+from kg.model.resources import ontology_file, shape_files, vocab_files
 
 FIXTURES = Path(__file__).resolve().parent / "shapes"
 CASES = sorted(FIXTURES.glob("*/*/*.ttl"))

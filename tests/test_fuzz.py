@@ -24,8 +24,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kg.cli import main
-from kg.load import STUDY_COLUMNS, USE_COLUMNS
-from kg.query import list_queries
+from kg.io.sheets import STUDY_COLUMNS, USE_COLUMNS
+from kg.io.queries import list_queries
 
 HERE = Path(__file__).parent
 VALID_SHEETS = HERE / "fixtures" / "sheets" / "valid"

@@ -9,16 +9,16 @@ import pytest
 from rdflib import Literal, URIRef
 from rdflib.namespace import OWL, SKOS
 
-from kg import resources
-from kg.dataset import assemble
-from kg.errors import DataError
-from kg.identifiers import (
+from kg.model import resources
+from kg.io.dataset import assemble
+from kg.model.errors import DataError
+from kg.model.identifiers import (
     G_LINKS, G_MAPPINGS, SSSOM, country_identifiers, doi_iri, normalise_doi, normalise_pmid, pmid_iri,
     read_sssom,
 )
-from kg.load import normalise_doi as load_normalise_doi
-from kg.namespace import SCHEMA, WD, concept_iri, study_iri
-from kg.vocab import load_vocab_graph
+from kg.io.sheets import normalise_doi as load_normalise_doi
+from kg.model.namespaces import SCHEMA, WD, concept_iri, study_iri
+from kg.model.vocabularies import load_vocab_graph
 
 
 def rows(name: str) -> list[dict[str, str]]:

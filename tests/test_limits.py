@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kg.cli import main
-from kg.limits import DEFAULTS, limit
+from kg.model.limits import DEFAULTS, limit
 
 HERE = Path(__file__).parent
 VALID = HERE / "fixtures" / "sheets" / "valid"

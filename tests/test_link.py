@@ -18,8 +18,8 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import OWL, RDF, VOID, XSD
 
 from kg.cli import main
-from kg.dataset import assemble
-from kg.link import Properties, link, normalise_title, read_source
+from kg.io.dataset import assemble
+from kg.publish.link import Properties, link, normalise_title, read_source
 
 LINK = Path(__file__).parent / "link"
 A = "https://example.org/made-up-graph-a/"

@@ -13,16 +13,16 @@ import pytest
 from rdflib import RDF, XSD, Literal, URIRef
 from rdflib.namespace import DCTERMS, PROV
 
-from kg.errors import DataError, InputInvalid
-from kg.load import (
+from kg.model.errors import DataError, InputInvalid
+from kg.io.sheets import (
     STUDY_COLUMNS,
     USE_COLUMNS,
     load_income_groups,
     load_sheets,
     normalise_doi,
 )
-from kg.namespace import FABIO, PRISM, SMQI, concept_iri, study_iri, use_iri
-from kg.vocab import default_vocabulary
+from kg.model.namespaces import FABIO, PRISM, SMQI, concept_iri, study_iri, use_iri
+from kg.model.vocabularies import default_vocabulary
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sheets"
 
@@ -195,7 +195,7 @@ def test_normalise_doi(raw: str, bare: str) -> None:
 
 
 def test_income_groups_time_indexed(tmp_path: Path) -> None:
-    from kg import resources
+    from kg.model import resources
 
     g = load_income_groups(resources.data_dir() / "world_bank_income_groups.csv", default_vocabulary())
     ph = {(str(g.value(n, SMQI.fiscalYear)), g.value(n, SMQI.incomeGroup))

@@ -1,4 +1,4 @@
-"""Tests of kg.network on the made-up fixture tests/network/data.ttl; a smoke test on the real data.
+"""Tests of kg.derive.network on the made-up fixture tests/network/data.ttl; a smoke test on the real data.
 
 Every expected number below was counted by hand from the feature sets listed at the top of the
 fixture; the comments show the arithmetic.
@@ -17,9 +17,9 @@ import networkx as nx
 import pytest
 from rdflib import Dataset, Graph
 
-from kg import network as kn
-from kg import resources
-from kg.namespace import (
+from kg.derive import network as kn
+from kg.model import resources
+from kg.model.namespaces import (
     G_DERIVED,
     G_EVIDENCE,
     G_ONTOLOGY,
@@ -222,7 +222,7 @@ import sys, warnings
 warnings.simplefilter("ignore", DeprecationWarning)
 sys.path.insert(0, sys.argv[1])
 import test_network
-from kg import network as kn
+from kg.derive import network as kn
 kn.write_outputs(kn.analyse(test_network.fixture_dataset()), sys.argv[2])
 """
 
@@ -277,7 +277,7 @@ def test_ari_needs_same_items() -> None:
 
 def test_real_data_sizes() -> None:
     """On the shipped data (no derived graph yet) sizes match counts taken from the CSV sheets."""
-    from kg.dataset import assemble
+    from kg.io.dataset import assemble
 
     report = kn.analyse(assemble())
     columns = {

@@ -29,10 +29,10 @@ def test_the_block_works(no_network) -> None:
 
 
 def test_reasoner_never_sees_owl_imports(no_network, tmp_path: Path) -> None:
-    """owlready2 would fetch an imported ontology; kg.reason strips owl:imports first."""
+    """owlready2 would fetch an imported ontology; kg.derive.owl strips owl:imports first."""
     if shutil.which("java") is None:
         pytest.skip("HermiT needs Java")
-    from kg.reason import check_consistency, owl_safe
+    from kg.derive.owl import check_consistency, owl_safe
 
     graph = Graph().parse(data=IMPORTS, format="turtle")
     assert (None, OWL.imports, None) in graph

@@ -39,7 +39,7 @@ def run(site: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
 
 def test_resources_resolve_inside_the_installed_package(unpacked_wheel: Path, tmp_path: Path) -> None:
     done = run(unpacked_wheel, tmp_path, "-c",
-               "import kg, kg.resources as r; print(kg.__file__); print(r.ontology_file()); print(r.data_dir())")
+               "import kg, kg.model.resources as r; print(kg.__file__); print(r.ontology_file()); print(r.data_dir())")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert all(line.startswith(str(unpacked_wheel)) for line in lines), lines

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from kg.cli import main
-from kg.push import PushError, push, read_graphs
-from kg.serve import free_port, start_server
-from kg.store import query_endpoint
+from kg.serve.push import PushError, push, read_graphs
+from kg.serve.server import free_port, start_server
+from kg.io.store import query_endpoint
 
 SHEETS = Path(__file__).parent / "fixtures" / "sheets"
 
@@ -89,7 +89,7 @@ def test_http_500_is_a_partial_upload_error(built: Path, capsys: pytest.CaptureF
 
 
 def test_bad_url_and_unknown_graph(built: Path) -> None:
-    from kg.errors import UsageError
+    from kg.model.errors import UsageError
 
     with pytest.raises(UsageError):
         push("ftp://example.org/store", built)

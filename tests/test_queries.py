@@ -1,4 +1,4 @@
-"""Tests of kg.query and of the named queries: every query runs on its made-up fixture.
+"""Tests of kg.io.queries and of the named queries: every query runs on its made-up fixture.
 
 Fixtures live in ``tests/queries/<query-name>/``: ``data.ttl`` (made-up triples, tricky rows
 commented) and ``expected.csv`` (header = result variables, literals as lexical values, IRIs in
@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from rdflib import BNode, Dataset, Graph, Literal, URIRef
 
-from kg import query as kq
-from kg import resources
-from kg.errors import DataError, SmqiError, UsageError
-from kg.namespace import G_EVIDENCE, G_ONTOLOGY, G_VOCAB
+from kg.io import queries as kq
+from kg.model import resources
+from kg.model.errors import DataError, SmqiError, UsageError
+from kg.model.namespaces import G_EVIDENCE, G_ONTOLOGY, G_VOCAB
 
 # rdflib 7.6 warns from inside Dataset.triples() itself when default_union=True; not our call.
 pytestmark = pytest.mark.filterwarnings(

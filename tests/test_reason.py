@@ -16,12 +16,13 @@ import pytest
 from rdflib import Dataset, Graph, Literal, URIRef
 from rdflib.namespace import RDF, XSD
 
-from kg import reason, resources
-from kg.dataset import add_graph, assemble, new_dataset
-from kg.errors import JavaMissing, SmqiError
-from kg.namespace import G_EVIDENCE, G_ONTOLOGY, G_VOCAB, SMQI, concept_iri, use_iri
-from kg.rdfio import parse_into
-from kg.vocab import load_ontology_graph, load_vocab_graph
+from kg.derive import owl as reason
+from kg.model import resources
+from kg.io.dataset import add_graph, assemble, new_dataset
+from kg.model.errors import JavaMissing, SmqiError
+from kg.model.namespaces import G_EVIDENCE, G_ONTOLOGY, G_VOCAB, SMQI, concept_iri, use_iri
+from kg.io.rdf import parse_into
+from kg.model.vocabularies import load_ontology_graph, load_vocab_graph
 
 HERE = Path(__file__).parent
 FIXTURE = HERE / "reason" / "uses.ttl"

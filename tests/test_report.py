@@ -1,7 +1,7 @@
 """The HTML evidence report: its numbers are the named queries' results, it escapes what it shows,
 and it builds with zero, one and all studies.
 
-The oracle for the numbers is kg.query.run_query on the same dataset (the report must show exactly
+The oracle for the numbers is kg.io.queries.run_query on the same dataset (the report must show exactly
 what the queries say); the CSV-based oracle for the queries themselves is in test_build.py.
 Fixtures under tests/report/ are made up (see tests/report/README.md).
 """
@@ -17,11 +17,12 @@ import pytest
 from rdflib import Graph
 
 from htmltree import Element, parse
-from kg import figures, report
-from kg import query as kq
+from kg.publish import figures
+from kg.publish import report
+from kg.io import queries as kq
 from kg.cli import main
-from kg.dataset import assemble
-from kg.typology import derive
+from kg.io.dataset import assemble
+from kg.derive.typology import derive
 
 HERE = Path(__file__).parent / "report"
 
@@ -148,7 +149,7 @@ def test_notice_figures_and_assets(real) -> None:
 
 
 @dataclass
-class FakeVerdict:  # the shape of kg.review.ClaimVerdict
+class FakeVerdict:  # the shape of kg.derive.claims.ClaimVerdict
     claim_id: str
     statement: str
     verdict: str
@@ -177,7 +178,7 @@ def test_claims_section_shows_verdicts_and_numbers() -> None:
 
 
 def test_claims_unavailable_when_kg_review_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "kg.review", None)  # the import then fails as for a missing module
+    monkeypatch.setitem(sys.modules, "kg.derive.claims", None)  # the import then fails as for a missing module
     assert report.load_claims(Graph()) is None
     html = report.render(report.ReportData(), None)
     assert parse(html).find("p", id="claims-unavailable").text == "Claims are not available in this build."
@@ -185,7 +186,7 @@ def test_claims_unavailable_when_kg_review_is_missing(monkeypatch: pytest.Monkey
 
 def test_claims_come_from_kg_review_when_present(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = SimpleNamespace(check_claims=lambda ds: [FakeVerdict("X", "s", "supported")])
-    monkeypatch.setitem(sys.modules, "kg.review", fake)
+    monkeypatch.setitem(sys.modules, "kg.derive.claims", fake)
     assert [c.claim_id for c in report.load_claims(Graph())] == ["X"]
 
 

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from kg.cli import main
-from kg.dataset import assemble
-from kg.query import list_queries, run_query
-from kg.serve import find_oxigraph, start_server
-from kg.store import query_endpoint, write_store
-from kg.typology import derive
+from kg.io.dataset import assemble
+from kg.io.queries import list_queries, run_query
+from kg.serve.server import find_oxigraph, start_server
+from kg.io.store import query_endpoint, write_store
+from kg.derive.typology import derive
 
 CQ = [q for q in list_queries() if q.kind == "cq"]
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))

@@ -24,8 +24,8 @@ from pyshacl import validate
 from rdflib import RDF, Graph, Literal, Node, URIRef
 from rdflib.namespace import SH, SKOS
 
-from kg.namespace import SCHEMES, scheme_iri
-from kg.resources import ontology_file, shape_files, vocab_files
+from kg.model.namespaces import SCHEMES, scheme_iri
+from kg.model.resources import ontology_file, shape_files, vocab_files
 
 FIXTURES = Path(__file__).resolve().parent / "shapes"
 KINDS = ("valid", "invalid")

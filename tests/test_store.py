@@ -10,14 +10,14 @@ import pytest
 from rdflib import Graph, URIRef
 from rdflib.compare import isomorphic
 
-from kg import resources
+from kg.model import resources
 from kg.cli import main
-from kg.dataset import assemble
-from kg.fastload import load_nquads
-from kg.load import load_sheets
-from kg.query import list_queries, run_query
-from kg.store import open_store, parse_store_spec, query_store
-from kg.vocab import default_vocabulary
+from kg.io.dataset import assemble
+from kg.io.nquads import load_nquads
+from kg.io.sheets import load_sheets
+from kg.io.queries import list_queries, run_query
+from kg.io.store import open_store, parse_store_spec, query_store
+from kg.model.vocabularies import default_vocabulary
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.generate import generate  # noqa: E402
@@ -37,7 +37,7 @@ def rows(result) -> list:
 
 @pytest.fixture(scope="module")
 def in_memory():
-    from kg.typology import derive
+    from kg.derive.typology import derive
 
     kg = assemble()
     derive(kg.dataset)
@@ -54,7 +54,7 @@ def store_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_store_spec() -> None:
     assert parse_store_spec("oxigraph:/x/y") == Path("/x/y")
-    from kg.errors import UsageError
+    from kg.model.errors import UsageError
 
     for bad in ("/x/y", "oxigraph:", "sqlite:/x"):
         with pytest.raises(UsageError):
@@ -85,8 +85,8 @@ def test_fast_build_writes_store_and_same_summary(tmp_path: Path) -> None:
     fast = json.loads((tmp_path / "b" / "summary.json").read_text(encoding="utf-8"))
     assert fast["counts"]["studies"] == 2 and fast["counts"]["uses"] == 3
     assert (tmp_path / "b" / "validation.txt").read_text(encoding="utf-8").startswith("Conforms: yes")
-    from kg.build import summarise
-    from kg.typology import derive
+    from kg.publish.build import summarise
+    from kg.derive.typology import derive
 
     kg = assemble(SHEETS / "valid")
     derive(kg.dataset)
@@ -200,9 +200,9 @@ def _normalised_quads(dataset) -> dict:
 def test_fast_build_dataset_equals_the_default_engines(tmp_path: Path) -> None:
     from datetime import datetime, timezone
 
-    from kg.build import add_provenance
-    from kg.fastbuild import build_fast
-    from kg.typology import derive
+    from kg.publish.build import add_provenance
+    from kg.publish.fastbuild import build_fast
+    from kg.derive.typology import derive
 
     build_fast(tmp_path / "b")
     fast = _normalised_quads((tmp_path / "b" / "smqi.nq").read_text(encoding="utf-8"))
@@ -218,7 +218,7 @@ def test_fast_build_dataset_equals_the_default_engines(tmp_path: Path) -> None:
 def _ox_store_of(graph: Graph):
     import pyoxigraph as ox
 
-    from kg.fastbuild import _nquads
+    from kg.publish.fastbuild import _nquads
 
     store = ox.Store()
     store.bulk_load(_nquads(graph, URIRef("urn:g")), ox.RdfFormat.N_QUADS)
@@ -226,8 +226,8 @@ def _ox_store_of(graph: Graph):
 
 
 def _fast_models(graph: Graph) -> dict[str, str]:
-    from kg.fastbuild import derive_on_store
-    from kg.namespace import G_DERIVED, SMQI
+    from kg.publish.fastbuild import derive_on_store
+    from kg.model.namespaces import G_DERIVED, SMQI
 
     store = _ox_store_of(graph)
     derive_on_store(store)
@@ -241,8 +241,8 @@ def _fast_models(graph: Graph) -> dict[str, str]:
 def test_fast_typology_equals_assign_rq(data: Path | None) -> None:
     from rdflib import Dataset
 
-    from kg.namespace import G_DERIVED, G_EVIDENCE, G_ONTOLOGY, G_VOCAB, SMQI
-    from kg.typology import derive
+    from kg.model.namespaces import G_DERIVED, G_EVIDENCE, G_ONTOLOGY, G_VOCAB, SMQI
+    from kg.derive.typology import derive
 
     if data is None:
         dataset = assemble().dataset
@@ -261,9 +261,9 @@ def test_fast_typology_equals_assign_rq(data: Path | None) -> None:
 
 
 def test_fast_typology_refuses_ties() -> None:
-    from kg.errors import DataError
-    from kg.fastbuild import derive_on_store
-    from kg.namespace import SMQI
+    from kg.model.errors import DataError
+    from kg.publish.fastbuild import derive_on_store
+    from kg.model.namespaces import SMQI
 
     graph = Graph()
     graph.parse(resources.ontology_file())

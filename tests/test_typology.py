@@ -1,4 +1,4 @@
-"""Tests of kg.typology and queries/typology/assign.rq: the typology of models of use.
+"""Tests of kg.derive.typology and queries/typology/assign.rq: the typology of models of use.
 
 The fixture ``tests/typology/uses.ttl`` is made up (one use per rule, ties broken by priority, an
 unclassified use); it is loaded with the real ontology and vocabularies, so the rules are the real
@@ -17,12 +17,12 @@ import pytest
 from rdflib import Dataset, Graph, Literal, URIRef
 from rdflib.namespace import XSD
 
-from kg import query as kq
-from kg import resources
-from kg import typology as ty
-from kg.dataset import assemble, new_dataset
-from kg.errors import DataError, UsageError
-from kg.namespace import (
+from kg.io import queries as kq
+from kg.model import resources
+from kg.derive import typology as ty
+from kg.io.dataset import assemble, new_dataset
+from kg.model.errors import DataError, UsageError
+from kg.model.namespaces import (
     G_DERIVED,
     G_EVIDENCE,
     G_ONTOLOGY,

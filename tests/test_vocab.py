@@ -12,8 +12,9 @@ import pytest
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import OWL, RDF, RDFS, SKOS
 
-from kg import canon, resources
-from kg.namespace import SMQI, WD, concept_iri, scheme_iri
+from kg.io import canon
+from kg.model import resources
+from kg.model.namespaces import SMQI, WD, concept_iri, scheme_iri
 
 SMQI_NS = "https://w3id.org/smqi/ontology#"
 
@@ -48,7 +49,7 @@ DATA_COLUMNS: dict[tuple[str, str], str] = {
 }
 NOT_STATED = {"country": {"XX"}}
 
-FIX_HINT = "run: python -m kg.canon --fix ontology/vocab"
+FIX_HINT = "run: python -m kg.io.canon --fix ontology/vocab"
 
 
 # ---------------------------------------------------------------- helpers
@@ -329,6 +330,6 @@ def test_scheme_class_is_declared(slug: str) -> None:
 
 
 def test_namespace_schemes_agree() -> None:
-    from kg.namespace import SCHEMES as NS_SCHEMES
+    from kg.model.namespaces import SCHEMES as NS_SCHEMES
 
     assert {slug: cls for slug, cls in NS_SCHEMES.values()} == {slug: cls for slug, (cls, _) in SCHEMES.items()}

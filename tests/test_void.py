@@ -11,10 +11,10 @@ import pytest
 from rdflib import RDF, Dataset, Graph, Literal, URIRef
 from rdflib.namespace import DCAT, DCTERMS, PROV, VOID
 
-from kg import resources
+from kg.model import resources
 from kg.cli import main
-from kg.namespace import G_PROVENANCE, SMQI, study_iri
-from kg.void import CC_BY, DATASET
+from kg.model.namespaces import G_PROVENANCE, SMQI, study_iri
+from kg.publish.void import CC_BY, DATASET
 
 SPDX = "http://spdx.org/rdf/terms#"
 

@@ -1,0 +1,383 @@
+"""New entries (CSV rows, Turtle, JSON-LD) checked in the context of the graph they are for.
+
+``check_entries`` reads the files, converts them to RDF, and reports every problem: the codebook
+checks of kg.io.sheets for sheets, codebook keys for RDF, the SHACL shapes, and the cross-entry rules
+against the existing graph (a study id, DOI after ``normalise_doi``, PMID or use that is already
+there; a use whose study exists nowhere). RDF problems carry the line of the file where the entry
+(or the offending value) is written. ``smqi validate`` and ``smqi add`` both use it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rdflib import RDF, Graph, URIRef
+
+from kg.model.errors import DataError, InputInvalid, Problem, UsageError
+from kg.io.sheets import (
+    COLUMN_OF,
+    Existing,
+    Origin,
+    display_path,
+    load_sheets,
+    normalise_doi,
+    read_sheet,
+    STUDY_COLUMNS,
+    USE_COLUMNS,
+)
+from kg.model.namespaces import BASE, FABIO, PRISM, SMQI, VOCAB
+from kg.io.rdf import FORMATS, parse_into
+from kg.model.vocabularies import Vocabulary, default_vocabulary
+
+STUDY_NS = f"{BASE}kg/study/"
+USE_NS = f"{BASE}kg/use/"
+
+
+@dataclass
+class Entries:
+    """What was read from the files, and where each node came from."""
+
+    graph: Graph = field(default_factory=Graph)  # the new evidence triples only
+    origins: dict[URIRef, Origin] = field(default_factory=dict)
+    sheets: dict[str, Path] = field(default_factory=dict)  # "studies" / "uses" -> path
+    sheet_rows: dict[str, list[tuple[int, dict[str, str]]]] = field(default_factory=dict)
+    rdf: dict[Path, Graph] = field(default_factory=dict)  # each RDF file's own triples
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    texts: dict[str, list[str]] = field(default_factory=dict)  # shown path -> lines of each RDF file
+
+    def study_of(self, node: URIRef) -> str | None:
+        """The study id an entry node belongs to (a study, or a use's study)."""
+        text = str(node)
+        if text.startswith(STUDY_NS):
+            return text[len(STUDY_NS):]
+        study = self.graph.value(node, SMQI.reportedIn)
+        if study is not None and str(study).startswith(STUDY_NS):
+            return str(study)[len(STUDY_NS):]
+        if text.startswith(USE_NS):
+            return text[len(USE_NS):].rsplit("-", 1)[0]
+        return None
+
+
+def existing_of(graph: Graph) -> Existing:
+    """Study ids, normalised DOIs, PMIDs and use ids already in ``graph``."""
+    existing = Existing()
+    for study, sid in graph.subject_objects(SMQI.studyId):
+        existing.study_ids.add(str(sid))
+        for doi in graph.objects(study, PRISM.doi):
+            existing.dois[normalise_doi(str(doi))] = str(sid)
+        for pmid in graph.objects(study, FABIO.hasPubMedId):
+            existing.pmids[str(pmid).lstrip("0")] = str(sid)
+    for use in graph.subjects(RDF.type, SMQI.SocialMediaUse):
+        study = graph.value(use, SMQI.reportedIn)
+        sid = graph.value(study, SMQI.studyId) if study is not None else None
+        no = graph.value(use, SMQI.useNumber)
+        if sid is not None and no is not None:
+            existing.use_ids.add((str(sid), str(no)))
+    return existing
+
+
+def sheet_kind(path: Path) -> str:
+    import csv
+
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            header = next(csv.reader(handle), [])
+    except FileNotFoundError:
+        raise DataError(f"{display_path(path)}: no such file") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"{display_path(path)}: cannot be read as a CSV sheet ({exc})") from None
+    if "use_no" in header:
+        return "uses"
+    if "title" in header:
+        return "studies"
+    raise DataError(
+        f"{display_path(path)}:1: not an extraction sheet: the header has neither the studies columns "
+        f"({','.join(STUDY_COLUMNS)}) nor the uses columns ({','.join(USE_COLUMNS)})"
+    )
+
+
+# ---------------------------------------------------------------- RDF entries
+
+
+def _local(node: object, slug: str) -> str:
+    prefix = f"{VOCAB}{slug}/"
+    text = str(node)
+    return text[len(prefix):] if text.startswith(prefix) else text
+
+
+def _find_line(lines: list[str], needles: list[str], start: int = 1) -> int | None:
+    """The first line (1-based, from ``start``) holding any of ``needles`` as a whole token."""
+    patterns = [re.compile(rf"(?<![\w-]){re.escape(n)}(?![\w-])") for n in needles if n]
+    for number in range(max(start, 1), len(lines) + 1):
+        if any(p.search(lines[number - 1]) for p in patterns):
+            return number
+    return None
+
+
+def _rdf_origins(graph: Graph, path: Path, text: str) -> dict[URIRef, Origin]:
+    lines = text.splitlines()
+    origins = {}
+    for node in set(graph.subjects(RDF.type, SMQI.Study)) | set(graph.subjects(RDF.type, SMQI.SocialMediaUse)) \
+            | set(graph.subjects(SMQI.studyId, None)):
+        if not isinstance(node, URIRef):
+            continue
+        entry = str(node).rsplit("/", 1)[-1]
+        # the node's own block: the line naming it as a subject (Turtle) or its "@id" (JSON-LD)
+        row = None
+        for number, line in enumerate(lines, 1):
+            if re.search(rf"^\s*(\S*[:/]){re.escape(entry)}>?\s", line) or \
+                    re.search(rf'"@id"\s*:\s*"[^"]*[:/]{re.escape(entry)}"', line):
+                row = number
+                break
+        origins[node] = Origin(display_path(path), row or _find_line(lines, [entry]) or 0, entry)
+    return origins
+
+
+def _check_rdf(entries: Entries, existing: Existing, vocab: Vocabulary,
+               texts: dict[Path, list[str]]) -> list[Problem]:
+    """Codebook keys and cross-entry rules for the RDF entries."""
+    from kg.check.shacl import SLUG_OF
+
+    problems: list[Problem] = []
+    new_studies: dict[str, URIRef] = {}
+    seen_doi: dict[str, str] = {}
+    seen_pmid: dict[str, str] = {}
+    for path, graph in entries.rdf.items():
+        lines = texts[path]
+
+        def add(node: URIRef, fieldname: str, value: str | None, message: str, **kw) -> None:
+            origin = entries.origins.get(node)
+            row = origin.row if origin else None
+            if value and row:
+                row = _find_line(lines, [value], row) or row
+            problems.append(Problem(message=message, file=display_path(path), row=row,
+                                    entry=origin.entry if origin else str(node), field=fieldname,
+                                    value=value, **kw))
+
+        for node in sorted(set(graph.subjects(RDF.type, SMQI.Study))):
+            if not isinstance(node, URIRef):
+                continue
+            sid = str(graph.value(node, SMQI.studyId) or str(node).rsplit("/", 1)[-1])
+            if sid in existing.study_ids:
+                add(node, "study_id", sid, "duplicate study_id: this study is already in the graph.")
+            elif sid in new_studies:
+                add(node, "study_id", sid, "duplicate study_id: the same study is given twice in the new entries.")
+            new_studies[sid] = node
+            for doi in graph.objects(node, PRISM.doi):
+                norm = normalise_doi(str(doi))
+                if norm in existing.dois:
+                    add(node, "doi", str(doi), f"duplicate DOI: {norm} is already in the graph for study "
+                        f"{existing.dois[norm]}.")
+                elif norm in seen_doi and seen_doi[norm] != sid:
+                    add(node, "doi", str(doi), f"duplicate DOI: {norm} is also given for {seen_doi[norm]}.")
+                seen_doi.setdefault(norm, sid)
+            for pmid in graph.objects(node, FABIO.hasPubMedId):
+                key = str(pmid).lstrip("0")
+                if key in existing.pmids:
+                    add(node, "pmid", str(pmid), f"duplicate PMID: {key} is already in the graph for study "
+                        f"{existing.pmids[key]}.")
+                elif key in seen_pmid and seen_pmid[key] != sid:
+                    add(node, "pmid", str(pmid), f"duplicate PMID: {key} is also given for {seen_pmid[key]}.")
+                seen_pmid.setdefault(key, sid)
+        for subject, predicate, obj in sorted(graph):
+            slug = SLUG_OF.get(predicate)
+            if slug is None or not isinstance(subject, URIRef):
+                continue
+            if not isinstance(obj, URIRef) or vocab.concept(slug, _local(obj, slug)) != obj:
+                key = _local(obj, slug)
+                add(subject, COLUMN_OF.get(predicate, str(predicate)), key, f"unknown {slug} key {key!r}.",
+                    allowed=vocab.allowed(slug), suggestion=vocab.suggest(slug, key))
+    all_new = set(new_studies)
+    for path, graph in entries.rdf.items():
+        for use in sorted(set(graph.subjects(RDF.type, SMQI.SocialMediaUse))):
+            if not isinstance(use, URIRef):
+                continue
+            origin = entries.origins.get(use)
+            study = graph.value(use, SMQI.reportedIn)
+            sid = str(study)[len(STUDY_NS):] if study is not None and str(study).startswith(STUDY_NS) else None
+            no = graph.value(use, SMQI.useNumber)
+            if sid and sid not in all_new and sid not in existing.study_ids:
+                problems.append(Problem(
+                    message="this use points to a study that exists nowhere (not in these entries, not in "
+                            "the graph).", file=display_path(path), row=origin.row if origin else None,
+                    entry=origin.entry if origin else str(use), field="study_id", value=sid))
+            elif sid in existing.study_ids and no is not None and (sid, str(no)) in existing.use_ids:
+                problems.append(Problem(
+                    message=f"duplicate use: {sid}-{no} is already in the graph.", file=display_path(path),
+                    row=origin.row if origin else None, entry=origin.entry if origin else str(use),
+                    field="use_no", value=str(no)))
+    return problems
+
+
+# ---------------------------------------------------------------- the whole check
+
+
+def read_entries(paths: list[Path], vocab: Vocabulary, existing: Existing) -> Entries:
+    """Parse and convert the files; codebook and cross-entry problems go into ``problems``.
+
+    Raises DataError / UsageError when a file cannot be read or the paths make no sense.
+    """
+    if not paths:
+        raise UsageError("give at least one file to validate")
+    entries = Entries()
+    texts: dict[Path, list[str]] = {}
+    for path in map(Path, paths):
+        suffix = path.suffix.lower()
+        if suffix == ".csv":
+            kind = sheet_kind(path)
+            if kind in entries.sheets:
+                raise UsageError(f"two {kind} sheets given ({entries.sheets[kind]} and {path}); give one of each")
+            entries.sheets[kind] = path
+        elif suffix in FORMATS:
+            graph = parse_into(Graph(), path)
+            entries.rdf[path] = graph
+            text = path.read_text(encoding="utf-8")
+            _check_literal_sizes(graph, path, text)
+            texts[path] = text.splitlines()
+            entries.texts[display_path(path)] = texts[path]
+            entries.origins.update(_rdf_origins(graph, path, text))
+            for triple in graph:
+                entries.graph.add(triple)
+        else:
+            raise UsageError(f"{path}: unsupported file type; give .csv sheets or RDF "
+                             f"({', '.join(sorted(FORMATS))})")
+    if entries.sheets:
+        if set(entries.sheets) != {"studies", "uses"}:
+            missing = ({"studies", "uses"} - set(entries.sheets)).pop()
+            raise UsageError(f"the {missing} sheet is missing: CSV entries are validated as a pair "
+                             "(studies.csv and uses.csv)")
+        entries.sheet_rows = {"studies": read_sheet(entries.sheets["studies"], STUDY_COLUMNS),
+                              "uses": read_sheet(entries.sheets["uses"], USE_COLUMNS)}
+        rdf_study_ids = {str(o) for o in entries.graph.objects(None, SMQI.studyId)}
+        try:
+            loaded = load_sheets(entries.sheets["studies"], entries.sheets["uses"], vocab,
+                                 known_study_ids=rdf_study_ids, existing=existing)
+            entries.warnings = loaded.warnings
+            entries.origins.update(loaded.origins)
+            for triple in loaded.graph:
+                entries.graph.add(triple)
+        except InputInvalid as exc:
+            entries.problems.extend(exc.problems)
+    entries.problems.extend(_check_rdf(entries, existing, vocab, texts))
+    return entries
+
+
+def _check_literal_sizes(graph: Graph, path: Path, text: str) -> None:
+    """A literal longer than SMQI_MAX_CELL_CHARS is refused like a CSV cell (kg/limits.py)."""
+    from rdflib import Literal
+
+    from kg.model.limits import max_cell_chars, preview
+
+    cap = max_cell_chars()
+    if len(text) <= cap:
+        return
+    for subject, predicate, obj in graph:
+        if isinstance(obj, Literal) and len(obj) > cap:
+            start = str(obj)[:60].split("\n")[0]
+            row = next((n for n, line in enumerate(text.splitlines(), 1) if start in line), None)
+            raise InputInvalid(problems=[Problem(
+                message=f"the literal is longer than the limit of {cap:,} characters (raise it with the "
+                        "environment variable SMQI_MAX_CELL_CHARS).",
+                file=display_path(path), row=row, entry=str(subject).rsplit("/", 1)[-1],
+                field=COLUMN_OF.get(predicate, str(predicate)), value=preview(str(obj)))])
+
+
+def check_entries(paths: list[Path], data_dir: Path | None = None, context: bool = True):
+    """Validate new entries against the graph of ``data_dir`` (default: the shipped data).
+
+    Returns ``(report, entries)``. With ``context=False`` the files are checked on their own.
+    """
+    from kg.io.dataset import assemble
+    from kg.model.namespaces import G_EVIDENCE
+    from kg.check.shacl import Report, shacl_check
+
+    vocab = default_vocabulary()
+    existing_graph = Graph()
+    if context:
+        try:
+            existing_graph = assemble(data_dir).graph(G_EVIDENCE)
+        except InputInvalid as exc:
+            raise DataError(f"the existing data ({data_dir or 'the shipped data'}) does not load, so new "
+                            f"entries cannot be checked against it: {exc}") from None
+    existing = existing_of(existing_graph)
+    entries = read_entries([Path(p) for p in paths], vocab, existing)
+
+    # SHACL over the new entries, the vocabularies, and the existing studies the new uses point to
+    data = Graph()
+    for triple in vocab.graph:
+        data.add(triple)
+    for triple in entries.graph:
+        data.add(triple)
+    new_subjects = {s for s in entries.graph.subjects() if isinstance(s, URIRef)}
+    for study in set(entries.graph.objects(None, SMQI.reportedIn)):
+        if (study, RDF.type, SMQI.Study) in entries.graph or (study, None, None) not in existing_graph:
+            continue
+        for triple in existing_graph.triples((study, None, None)):
+            data.add(triple)
+        for use in existing_graph.objects(study, SMQI.reportsUse):
+            for triple in existing_graph.triples((use, None, None)):
+                data.add(triple)
+    shacl = shacl_check(data, vocab, entries.origins)
+    from kg.check.shacl import entry_of
+
+    new_entries = {entry_of(s) for s in new_subjects}
+    # an unknown key or a use's missing study is reported once, by the check that can name the key
+    already = {(p.entry, p.field) for p in entries.problems
+               if p.message.startswith("unknown ") or "exists nowhere" in p.message}
+    shacl_problems = [_at_value_line(p, entries.texts) for p in shacl.problems
+                      if p.entry in new_entries and (p.entry, p.field) not in already]
+    problems = entries.problems + shacl_problems
+    warnings = entries.warnings + [w for w in shacl.warnings if w.entry in new_entries]
+    return Report(conforms=not problems, problems=problems, warnings=warnings), entries
+
+
+def _at_value_line(problem: Problem, texts: dict[str, list[str]]) -> Problem:
+    """For an RDF file: the line, from the entry's own line on, where the offending value is written."""
+    lines = texts.get(problem.file or "")
+    if not lines or not problem.value or not problem.row:
+        return problem
+    from dataclasses import replace
+
+    return replace(problem, row=_find_line(lines, [problem.value], problem.row) or problem.row)
+
+
+def problems_by_study(entries: Entries, problems: list[Problem]) -> dict[str, list[Problem]]:
+    """Problems grouped by the study id of the entry they are about (``""`` when unknown)."""
+    grouped: dict[str, list[Problem]] = defaultdict(list)
+    for problem in problems:
+        entry = problem.entry or ""
+        sid = entry
+        if re.match(r"^.+-[^-]+$", entry) and not re.match(r"^[a-z]+[0-9]{4}[a-z]?$", entry):
+            sid = entry.rsplit("-", 1)[0]
+        grouped[sid].append(problem)
+    return dict(grouped)
+
+
+__all__ = ["Entries", "existing_of", "read_entries", "check_entries", "problems_by_study", "sheet_kind"]
+
+
+def validate_paths(paths: list[Path], data_dir: Path | None = None):
+    """Validate new entries (the two CSV sheets and/or Turtle, N-Triples, TriG, JSON-LD files) in the
+    context of the graph of ``data_dir`` (default: the shipped data): codebook, shapes, and duplicates
+    of what is already there. The data folder's own sheets are checked on their own. Returns the
+    ``kg.check.shacl.Report``."""
+    from kg.model import resources
+
+    if not paths:
+        raise UsageError("give at least one file to validate")
+    folder = Path(data_dir) if data_dir else resources.data_dir()
+    own = [folder / "studies.csv", folder / "uses.csv"]
+    is_own = all(any(_same(Path(p), o) for o in own) for p in paths)
+    report, _entries = check_entries([Path(p) for p in paths], data_dir, context=not is_own)
+    return report
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and a.samefile(b)
+    except OSError:
+        return False

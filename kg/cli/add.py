@@ -1,0 +1,35 @@
+"""`smqi add`: validate new entries and write them into the data folder."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def run(args: argparse.Namespace) -> int:
+    from kg.curate.add import add_entries, report_text
+
+    result = add_entries([Path(p) for p in args.paths], Path(args.data) if args.data else None,
+                         keep_valid=args.keep_valid, rejected_file=Path(args.rejected) if args.rejected else None)
+    sys.stdout.write(report_text(result))
+    for warning in result.warnings:
+        print(f"warning: {warning.as_text()}", file=sys.stderr)
+    return result.exit_code
+
+
+def register(add) -> None:
+    """Add the command to the ``smqi`` parser (``add`` makes a sub-parser)."""
+    p = add("add", "validate new entries and add them to the data folder (all or nothing)",
+            "Validate new entries (as smqi validate), then append CSV rows to studies.csv / uses.csv "
+            "and write Turtle / JSON-LD entries to <data>/entries/<study_id>.ttl. Files are replaced "
+            "atomically; when any entry is invalid nothing is written (exit 1) unless --keep-valid. "
+            "Prints the studies and uses added, their models of use and the summary counts that moved. "
+            "With --keep-valid, exit 1 when anything was rejected.")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files with the new entries")
+    p.add_argument("--data", help="data folder to add to (default: the shipped data)")
+    p.add_argument("--keep-valid", action="store_true",
+                   help="add the valid entries even when others are invalid")
+    p.add_argument("--rejected", metavar="FILE",
+                   help="with --keep-valid: write the rejected entries and their problems here (JSON)")
+    p.set_defaults(func=run)

@@ -1,0 +1,63 @@
+"""`smqi query`: run a named SPARQL query or a .rq file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from kg.cli.common import load_graph, parse_params, raise_usage
+
+
+def run(args: argparse.Namespace) -> int:
+    from kg.io import queries as q
+
+    if args.list:
+        for nq in q.list_queries():
+            print(f"{nq.kind}/{nq.name}\t{nq.summary}")
+        return 0
+    if not args.name:
+        raise_usage("give a query name or a .rq file, or --list to see the named queries")
+    named = q.load_query(args.name)
+    bindings = parse_params(args.param or [])
+    from kg.check.guard import check_query  # issue #8: no updates, no SERVICE unless asked
+
+    check_query(named.text, str(named.path), allow_service=args.allow_service,
+                refuse_from=not (getattr(args, "store", None) or getattr(args, "endpoint", None)))
+    if getattr(args, "store", None) or getattr(args, "endpoint", None):  # issue #6
+        from kg.io.store import query_elsewhere
+
+        result = query_elsewhere(args, named, bindings)
+        sys.stdout.write({"table": q.to_table, "csv": q.to_csv, "json": q.to_json}[args.format](result))
+        return 0
+    graph = load_graph(args.graph)
+    if args.with_:  # issue #5: the union with other graphs and linksets
+        from kg.publish.link import union_with
+
+        graph = union_with(graph, [Path(p) for p in args.with_])
+    result = q.run_query(graph, named, bindings)
+    formatter = {"table": q.to_table, "csv": q.to_csv, "json": q.to_json}[args.format]
+    sys.stdout.write(formatter(result))
+    return 0
+
+
+def register(add) -> None:
+    """Add the command to the ``smqi`` parser (``add`` makes a sub-parser)."""
+    p = add("query", "run a named SPARQL query or a .rq file",
+            "Run a named query (see --list) or a .rq file over the knowledge graph. csv and json are "
+            "the W3C SPARQL 1.1 results formats.")
+    p.add_argument("name", nargs="?", help="query name (e.g. studies-per-platform) or path to a .rq file")
+    p.add_argument("--list", action="store_true", help="list the named queries")
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table", help="default: table")
+    p.add_argument("--graph", help="query this RDF file (e.g. build/smqi.trig) instead of a fresh build")
+    p.add_argument("--param", action="append", metavar="NAME=VALUE",
+                   help="bind ?NAME to VALUE (a literal, or <IRI>); repeatable")
+    p.add_argument("--store", metavar="oxigraph:DIR", help="query the Oxigraph store that 'smqi build --store' wrote")
+    p.add_argument("--endpoint", metavar="URL", help="query a SPARQL 1.1 endpoint (e.g. 'smqi serve')")
+    p.add_argument("--with", dest="with_", action="append", metavar="FILE",
+                   help="also query this RDF file (another evidence graph, a linkset from 'smqi link'); "
+                        "the query sees the union; repeatable")
+    p.add_argument("--allow-service", action="store_true",
+                   help="allow SERVICE (federation) and FROM clauses that fetch remote data; "
+                        "refused by default (updates are always refused)")
+    p.set_defaults(func=run)

@@ -1,0 +1,39 @@
+"""`smqi serve`: the built graph as a read-only SPARQL 1.1 endpoint."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from kg.model.errors import UsageError
+
+
+def run(args: argparse.Namespace) -> int:
+    from kg.io.store import parse_store_spec
+    from kg.serve.server import serve
+
+    if args.store and args.graph:
+        raise UsageError("give --store or --graph, not both")
+    store = parse_store_spec(args.store) if args.store else None
+    if args.max_rows is not None and args.max_rows < 1:
+        raise UsageError("--max-rows: give a whole number from 1")
+    return serve(args.host, args.port, store, Path(args.graph) if args.graph else None, args.timeout,
+                 args.max_rows)
+
+
+def register(add) -> None:
+    """Add the command to the ``smqi`` parser (``add`` makes a sub-parser)."""
+    p = add("serve", "serve the built graph as a read-only SPARQL 1.1 endpoint (Oxigraph server)",
+            "Start the Oxigraph server (from the 'oxigraph' package) on the built graph: SPARQL 1.1 "
+            "Protocol at http://HOST:PORT/query (GET and POST; JSON, XML, CSV or TSV results by the "
+            "Accept header), read-only (updates get HTTP 403), no SERVICE (federation; HTTP 403), the "
+            "union of the named graphs as the default graph, each query stopped after --timeout "
+            "seconds, answers of more than --max-rows rows refused (HTTP 413).")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=7878, help="default: 7878")
+    p.add_argument("--store", metavar="oxigraph:DIR", help="serve this store (from 'smqi build --store')")
+    p.add_argument("--graph", help="serve this built file (default: build/smqi.trig)")
+    p.add_argument("--timeout", type=float, default=30.0, metavar="S", help="query timeout in seconds (default: 30)")
+    p.add_argument("--max-rows", type=int, metavar="N",
+                   help="refuse (HTTP 413) an answer of more than N rows (default: 10000, or SMQI_MAX_ROWS_SERVED)")
+    p.set_defaults(func=run)

@@ -1,0 +1,29 @@
+"""`smqi validate`: check new entries (or any RDF against any shapes)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def run(args: argparse.Namespace) -> int:
+    from kg.check.entries import validate_paths
+
+    report = validate_paths([Path(p) for p in args.paths], Path(args.data) if args.data else None)
+    sys.stdout.write(report.as_json() if args.format == "json" else report.as_text())
+    return report.exit_code
+
+
+def register(add) -> None:
+    """Add the command to the ``smqi`` parser (``add`` makes a sub-parser)."""
+    p = add("validate", "check sheets or RDF files against the codebook and the shapes",
+            "Validate new entries: the two CSV sheets (studies.csv and uses.csv columns, new rows "
+            "only), Turtle, N-Triples, TriG or JSON-LD (inline @context, or the project's context "
+            "https://w3id.org/smqi/context.jsonld read from the shipped copy; nothing is fetched). "
+            "Entries are checked against the existing graph too: a study id, DOI (in any written "
+            "form), PMID or use already there is a duplicate; a use's study must exist.")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files to validate")
+    p.add_argument("--format", choices=["text", "json"], default="text", help="report format (default: text)")
+    p.add_argument("--data", help="the data folder the entries are for (default: the shipped data)")
+    p.set_defaults(func=run)

@@ -1,0 +1,270 @@
+"""Named SPARQL queries: find them, read their headers, run them, format their results.
+
+A named query is a ``.rq`` file under ``queries/<kind>/`` (``cq`` competency questions,
+``typology``, ``qc`` quality checks). Every file opens with a header that tools can read (as in
+grlc)::
+
+    #+ summary: Studies per platform
+    #+ description: Counts distinct studies (not uses) that report each platform.
+
+Parameters are bound with rdflib's ``initBindings`` only; query text is never built by pasting
+values into it. Results can be written as an aligned text table or in the W3C SPARQL 1.1 Query
+Results CSV and JSON formats.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rdflib import BNode, Graph, Literal, URIRef
+from rdflib.namespace import NamespaceManager
+from rdflib.plugins.sparql import prepareQuery
+from rdflib.term import Node, Variable
+
+from kg.model.errors import DataError, UsageError
+from kg.model.resources import query_dir
+
+__all__ = [
+    "NamedQuery",
+    "QueryResult",
+    "list_queries",
+    "load_query",
+    "run_query",
+    "to_table",
+    "to_csv",
+    "to_json",
+]
+
+_HEADER = re.compile(r"^#\+\s*(?P<key>[A-Za-z_-]+)\s*:\s*(?P<value>.*?)\s*$")
+
+
+@dataclass(frozen=True)
+class NamedQuery:
+    """One ``.rq`` file: its name (file stem), kind (sub-folder), header fields and text."""
+
+    name: str
+    kind: str
+    path: Path
+    summary: str
+    description: str
+    text: str
+
+    @property
+    def qualified_name(self) -> str:
+        """``<kind>/<name>``, unique even where a bare name is not."""
+        return f"{self.kind}/{self.name}" if self.kind else self.name
+
+
+@dataclass
+class QueryResult:
+    """The rows of a SELECT query; ``None`` marks an unbound value."""
+
+    variables: list[str]
+    rows: list[tuple[Node | None, ...]]
+    namespace_manager: NamespaceManager | None = field(default=None, repr=False, compare=False)
+
+
+def _parse_header(path: Path, text: str) -> tuple[str, str]:
+    """Read ``#+ summary:`` and ``#+ description:`` from the leading comment lines."""
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if not stripped.startswith("#"):
+            break  # the header ends at the first line of SPARQL
+        match = _HEADER.match(stripped)
+        if match:
+            fields.setdefault(match["key"].lower(), match["value"])
+    summary = fields.get("summary", "")
+    if not summary:
+        raise DataError(f"{path}: the query has no '#+ summary:' header line")
+    return summary, fields.get("description", "")
+
+
+def _read(path: Path, kind: str) -> NamedQuery:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read query file: {exc.strerror or exc}") from exc
+    summary, description = _parse_header(path, text)
+    return NamedQuery(path.stem, kind, path, summary, description, text)
+
+
+def list_queries(root: Path | None = None) -> list[NamedQuery]:
+    """Every ``.rq`` file under the shipped ``queries`` folder (or ``root``), by kind and name."""
+    base = query_dir() if root is None else Path(root)
+    found = []
+    for path in sorted(base.rglob("*.rq")):
+        rel = path.relative_to(base)
+        kind = rel.parts[0] if len(rel.parts) > 1 else ""
+        found.append(_read(path, kind))
+    return sorted(found, key=lambda q: (q.kind, q.name))
+
+
+def _unknown(name: str, candidates: Sequence[str]) -> UsageError:
+    close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.5)
+    hint = f" Did you mean {', '.join(close)}?" if close else ""
+    return UsageError(
+        f"unknown query {name!r}.{hint} Run 'smqi query --list' to see the named queries."
+    )
+
+
+def load_query(name_or_path: str | Path, root: Path | None = None) -> NamedQuery:
+    """Find a query by bare name (unique across folders), by ``kind/name``, or by ``.rq`` path.
+
+    Raises ``UsageError`` for an unknown or ambiguous name, naming close matches.
+    """
+    text = str(name_or_path)
+    if isinstance(name_or_path, Path) or text.endswith(".rq"):
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise UsageError(
+                f"no query file {text!r}. Run 'smqi query --list' to see the named queries."
+            )
+        return _read(path, path.parent.name)
+    queries = list_queries(root)
+    if "/" in text:
+        matches = [q for q in queries if q.qualified_name == text]
+        candidates = [q.qualified_name for q in queries]
+    else:
+        matches = [q for q in queries if q.name == text]
+        candidates = sorted({q.name for q in queries})
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        names = ", ".join(q.qualified_name for q in matches)
+        raise UsageError(f"query name {text!r} is ambiguous: say which one of {names}.")
+    raise _unknown(text, candidates)
+
+
+def run_query(
+    graph: Graph,
+    query: NamedQuery | str,
+    bindings: Mapping[str, Node] | None = None,
+) -> QueryResult:
+    """Run a SELECT query on a Graph or Dataset (with ``default_union=True`` it sees every graph).
+
+    ``query`` is a NamedQuery or anything ``load_query`` accepts. ``bindings`` maps variable names
+    (without ``?``) to RDF terms and is passed to rdflib as ``initBindings``.
+    """
+    named = query if isinstance(query, NamedQuery) else load_query(query)
+    try:
+        prepared = prepareQuery(named.text)
+    except Exception as exc:  # pyparsing and rdflib raise several types for a broken query
+        raise DataError(f"{named.path}: the query does not parse: {exc}") from exc
+    init = {Variable(k.lstrip("?$")): v for k, v in (bindings or {}).items()}
+    for key, value in init.items():
+        if not isinstance(value, (URIRef, Literal, BNode)):
+            raise UsageError(f"binding for ?{key} must be an RDF term, not {type(value).__name__}")
+    try:
+        result = graph.query(prepared, initBindings=init)
+        if result.type != "SELECT":
+            raise UsageError(f"{named.path}: only SELECT queries are supported, not {result.type}")
+        variables = [str(v) for v in (result.vars or [])]
+        rows = [tuple(row[v] for v in (result.vars or [])) for row in result]  # type: ignore[index]
+    except UsageError:
+        raise
+    except OSError as exc:  # a SERVICE the user allowed (--allow-service) that did not answer
+        raise DataError(f"{named.path}: a remote service did not answer: {exc}") from None
+    except RecursionError:
+        raise DataError(f"{named.path}: the query is nested too deeply to run") from None
+    return QueryResult(variables, rows, graph.namespace_manager)
+
+
+# ---------------------------------------------------------------- formatters
+
+
+def _shorten(iri: URIRef, nm: NamespaceManager | None) -> str:
+    """``prefix:local`` using the longest bound namespace that leaves a simple local name."""
+    if nm is None:
+        return str(iri)
+    best: tuple[int, str] | None = None
+    for prefix, ns in nm.namespaces():
+        ns_text = str(ns)
+        if ns_text and str(iri).startswith(ns_text):
+            local = str(iri)[len(ns_text):]
+            if re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*|", local) and not local.endswith("."):
+                if best is None or len(ns_text) > best[0]:
+                    best = (len(ns_text), f"{prefix}:{local}")
+    return best[1] if best else str(iri)
+
+
+def _cell(value: Node | None, nm: NamespaceManager | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, URIRef):
+        return _shorten(value, nm)
+    if isinstance(value, BNode):
+        return f"_:{value}"
+    return str(value)
+
+
+def _is_number(value: Node | None) -> bool:
+    if value is None:
+        return True
+    return isinstance(value, Literal) and isinstance(value.toPython(), (int, float))
+
+
+def to_table(result: QueryResult) -> str:
+    """An aligned text table: literals as lexical values, IRIs shortened where a prefix fits."""
+    header = list(result.variables)
+    body = [[_cell(v, result.namespace_manager) for v in row] for row in result.rows]
+    widths = [len(h) for h in header]
+    for row in body:
+        widths = [max(w, len(c)) for w, c in zip(widths, row)]
+    # Right-align columns that hold only numbers (counts), as a reader expects.
+    numeric = [
+        bool(result.rows) and all(_is_number(row[i]) for row in result.rows)
+        for i in range(len(header))
+    ]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [c.rjust(w) if num else c.ljust(w) for c, w, num in zip(cells, widths, numeric)]
+        return "  ".join(parts).rstrip()
+
+    out = [line(header), "  ".join("-" * w for w in widths)]
+    out.extend(line(row) for row in body)
+    return "\n".join(out) + "\n"
+
+
+def to_csv(result: QueryResult) -> str:
+    """W3C SPARQL 1.1 Query Results CSV: header of names, IRIs in full, literals lexical, CRLF."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(result.variables)
+    for row in result.rows:
+        writer.writerow([_cell(v, None) for v in row])
+    return buffer.getvalue()
+
+
+def _json_term(value: Node) -> dict[str, str]:
+    if isinstance(value, URIRef):
+        return {"type": "uri", "value": str(value)}
+    if isinstance(value, BNode):
+        return {"type": "bnode", "value": str(value)}
+    if isinstance(value, Literal):
+        term = {"type": "literal", "value": str(value)}
+        if value.language:
+            term["xml:lang"] = value.language
+        elif value.datatype is not None:
+            term["datatype"] = str(value.datatype)
+        return term
+    raise TypeError(f"cannot write {value!r} as a SPARQL JSON result term")
+
+
+def to_json(result: QueryResult) -> str:
+    """W3C SPARQL 1.1 Query Results JSON: ``head.vars``, ``results.bindings``; unbound omitted."""
+    bindings = [
+        {var: _json_term(v) for var, v in zip(result.variables, row) if v is not None}
+        for row in result.rows
+    ]
+    document = {"head": {"vars": list(result.variables)}, "results": {"bindings": bindings}}
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

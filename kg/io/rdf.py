@@ -1,0 +1,130 @@
+"""Reading RDF files safely: clear errors naming the file and line, and no remote fetching.
+
+rdflib would dereference a remote JSON-LD ``@context``; smqi-kg never fetches anything at run time,
+so JSON-LD documents whose context is not inline are refused with a message saying so. The one
+exception is the project's own context, ``https://w3id.org/smqi/context.jsonld``: the copy shipped in
+ontology/context.jsonld is put in its place (kg.io.jsonld), so it is never fetched either.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from rdflib import Dataset, Graph
+
+from kg.model.errors import DataError
+
+__all__ = ["rdf_format", "parse_into", "parse_file", "FORMATS", "QUAD_FORMATS"]
+
+FORMATS = {
+    ".ttl": "turtle",
+    ".turtle": "turtle",
+    ".nt": "nt",
+    ".nq": "nquads",
+    ".trig": "trig",
+    ".jsonld": "json-ld",
+    ".json": "json-ld",
+    ".rdf": "xml",
+    ".owl": "xml",
+    ".xml": "xml",
+}
+QUAD_FORMATS = {"trig", "nquads"}
+
+
+def rdf_format(path: Path) -> str:
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise DataError(
+            f"{path}: cannot tell the RDF format from the file extension {path.suffix!r}; "
+            f"use one of {', '.join(sorted(FORMATS))}"
+        )
+    return fmt
+
+
+def _remote_contexts(node: object) -> list[str]:
+    """Every @context in a JSON-LD document that would have to be fetched."""
+    found: list[str] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "@context":
+                for ctx in value if isinstance(value, list) else [value]:
+                    if isinstance(ctx, str):
+                        found.append(ctx)
+                    else:  # an inline context may hold scoped contexts or an @import
+                        found.extend(_remote_contexts(ctx))
+            elif key == "@import" and isinstance(value, str):
+                found.append(value)
+            else:
+                found.extend(_remote_contexts(value))
+    elif isinstance(node, list):
+        for item in node:
+            found.extend(_remote_contexts(item))
+    return found
+
+
+def parse_into(graph: Graph, path: Path, fmt: str | None = None) -> Graph:
+    """Parse ``path`` into ``graph``; raise DataError naming the file (and line) on failure."""
+    from kg.model.limits import check_file_size
+
+    path = Path(path)
+    fmt = fmt or rdf_format(path)
+    check_file_size(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a folder, not an RDF file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot be read as UTF-8 text ({exc})") from None
+    if fmt == "json-ld":
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+        except RecursionError:
+            raise DataError(f"{path}: not valid JSON-LD: nested too deeply to read") from None
+        from kg.io.jsonld import CONTEXT_IRI, substitute_context
+
+        try:
+            contexts = _remote_contexts(doc)
+        except RecursionError:
+            raise DataError(f"{path}: not valid JSON-LD: nested too deeply to read") from None
+        remote = [ctx for ctx in contexts if ctx != CONTEXT_IRI]
+        if remote:
+            raise DataError(
+                f"{path}: JSON-LD @context {remote[0]!r} would have to be fetched; smqi never fetches "
+                f"remote documents. Put the context inline in the file, or use {CONTEXT_IRI} "
+                "(the project's context, read from the shipped copy)."
+            )
+        if CONTEXT_IRI in contexts:
+            text = json.dumps(substitute_context(doc))
+    try:
+        graph.parse(data=text, format=fmt, publicID=path.resolve().as_uri())
+    except RecursionError:  # deeply nested collections or JSON
+        raise DataError(f"{path}: not valid {fmt}: nested too deeply to read") from None
+    except Exception as exc:  # rdflib raises many types (BadSyntax, SAXParseException, ValueError…)
+        raise DataError(f"{path}:{_line_of(exc)}: not valid {fmt}: {_short(exc)}") from None
+    return graph
+
+
+def _line_of(exc: Exception) -> str:
+    lines = getattr(exc, "lines", None)
+    if isinstance(lines, int):
+        return str(lines + 1)
+    match = re.search(r"line (\d+)", str(exc))
+    return match.group(1) if match else "?"
+
+
+def _short(exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    return text[:300] + ("…" if len(text) > 300 else "")
+
+
+def parse_file(path: Path) -> Graph:
+    """A new Graph (or Dataset for TriG / N-Quads) with the content of ``path``."""
+    fmt = rdf_format(Path(path))
+    graph: Graph = Dataset(default_union=True) if fmt in QUAD_FORMATS else Graph()
+    return parse_into(graph, Path(path), fmt)

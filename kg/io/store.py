@@ -1,0 +1,223 @@
+"""On-disk Oxigraph stores (``--store oxigraph:DIR``) and remote SPARQL endpoints (``--endpoint URL``).
+
+The default stays an rdflib Dataset in memory. ``smqi build --store oxigraph:DIR`` also writes the
+dataset, named graphs and all, into a pyoxigraph (RocksDB) store in DIR, swapped in only when the
+whole write succeeded; every query command can then read it read-only. Queries see the union of the
+named graphs, as the in-memory Dataset (``default_union=True``) does.
+
+Results come back as ``kg.io.queries.QueryResult`` with rdflib terms, so the table/CSV/JSON formatters and
+every comparison work the same whichever engine ran the query. Parameters are bound as RDF terms:
+``substitutions`` on Oxigraph, a trailing ``VALUES`` block (terms written in N-Triples syntax) on a
+remote endpoint; values are never pasted into the query's own text.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import pyoxigraph as ox
+from rdflib import BNode, Dataset, Graph, Literal, URIRef
+from rdflib.term import Node
+
+from kg.io.atomic import swap_folder
+from kg.io.dataset import bind_prefixes
+from kg.model.errors import DataError, UsageError
+from kg.io.queries import NamedQuery, QueryResult, load_query
+
+__all__ = [
+    "parse_store_spec", "to_ox", "from_ox", "write_store", "write_nquads_store", "open_store",
+    "query_store", "query_endpoint", "http_opener",
+]
+
+SCHEME = "oxigraph:"
+RDF_LANGSTRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
+XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
+
+
+def parse_store_spec(spec: str) -> Path:
+    """``oxigraph:DIR`` → DIR. Anything else is a usage error naming what is accepted."""
+    if not spec.startswith(SCHEME) or not spec[len(SCHEME):]:
+        raise UsageError(f"--store {spec!r}: write oxigraph:DIR (an Oxigraph store in folder DIR)")
+    return Path(spec[len(SCHEME):])
+
+
+# ---------------------------------------------------------------- terms
+
+
+def to_ox(term: Node):
+    """An rdflib term as a pyoxigraph term."""
+    if isinstance(term, URIRef):
+        return ox.NamedNode(str(term))
+    if isinstance(term, BNode):
+        return ox.BlankNode(str(term))
+    if isinstance(term, Literal):
+        if term.language:
+            return ox.Literal(str(term), language=term.language)
+        if term.datatype is not None:
+            return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype)))
+        return ox.Literal(str(term))
+    raise TypeError(f"cannot convert {term!r} to an Oxigraph term")
+
+
+def from_ox(term) -> Node | None:
+    """A pyoxigraph term as an rdflib term (``None`` stays ``None``: an unbound variable)."""
+    if term is None:
+        return None
+    if isinstance(term, ox.NamedNode):
+        return URIRef(term.value)
+    if isinstance(term, ox.BlankNode):
+        return BNode(term.value)
+    if isinstance(term, ox.Literal):
+        if term.language:
+            return Literal(term.value, lang=term.language)
+        datatype = term.datatype.value
+        return Literal(term.value, datatype=None if datatype == XSD_STRING else URIRef(datatype))
+    raise TypeError(f"cannot convert {term!r} to an rdflib term")
+
+
+# ---------------------------------------------------------------- writing and opening stores
+
+
+def swap_in(new: Path, out: Path) -> None:
+    swap_folder(new, out)  # one atomic folder swap for builds and stores alike (kg.io.atomic)
+
+
+def write_nquads_store(chunks: Iterable[bytes], directory: Path) -> Path:
+    """Bulk-load N-Quads ``chunks`` into a new store at ``directory``, replacing it only on success."""
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.new-", dir=directory.parent))
+    try:
+        store = ox.Store(str(tmp))
+        for chunk in chunks:
+            store.bulk_load(chunk, ox.RdfFormat.N_QUADS)
+        store.flush()
+        del store  # closes RocksDB before the folder moves
+        swap_in(tmp, directory)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return directory
+
+
+def write_store(dataset: Dataset, directory: Path) -> Path:
+    """Write every graph of ``dataset`` (named graphs kept) into an Oxigraph store at ``directory``."""
+    data = dataset.serialize(format="nquads", encoding="utf-8")
+    return write_nquads_store([data], directory)
+
+
+def open_store(directory: Path | str) -> ox.Store:
+    """Open an existing store read-only; a missing or broken folder is a DataError (exit 2)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise DataError(f"{directory}: no Oxigraph store there (build one with "
+                        f"'smqi build --store oxigraph:{directory}')")
+    try:
+        return ox.Store.read_only(str(directory))
+    except OSError as exc:
+        raise DataError(f"{directory}: cannot open the Oxigraph store: {exc}") from None
+
+
+# ---------------------------------------------------------------- queries
+
+
+def _named(query: NamedQuery | str) -> NamedQuery:
+    return query if isinstance(query, NamedQuery) else load_query(query)
+
+
+def _result(variables: list[str], rows: list[tuple]) -> QueryResult:
+    return QueryResult(variables, rows, bind_prefixes(Graph()).namespace_manager)
+
+
+def query_store(store: ox.Store, query: NamedQuery | str,
+                bindings: Mapping[str, Node] | None = None) -> QueryResult:
+    """Run a SELECT over the union of the store's graphs; ``bindings`` become substitutions."""
+    named = _named(query)
+    subs = {ox.Variable(k.lstrip("?$")): to_ox(v) for k, v in (bindings or {}).items()}
+    try:
+        solutions = store.query(named.text, use_default_graph_as_union=True, substitutions=subs or None)
+    except SyntaxError as exc:
+        raise DataError(f"{named.path}: the query does not parse: {exc}") from None
+    if not isinstance(solutions, ox.QuerySolutions):
+        raise UsageError(f"{named.path}: only SELECT queries are supported")
+    variables = [v.value for v in solutions.variables]
+    rows = [tuple(from_ox(s[v]) for v in variables) for s in solutions]
+    return _result(variables, rows)
+
+
+def _loopback(url: str) -> bool:
+    host = urllib.parse.urlsplit(url).hostname or ""
+    return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
+
+
+def http_opener(url: str) -> urllib.request.OpenerDirector:
+    """An opener for ``url``; loopback addresses never go through a proxy from the environment."""
+    if _loopback(url):
+        return urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    return urllib.request.build_opener()
+
+
+def _values_block(bindings: Mapping[str, Node]) -> str:
+    names = [k.lstrip("?$") for k in bindings]
+    for name in names:
+        if not name.isidentifier():
+            raise UsageError(f"cannot bind ?{name}: not a variable name")
+    terms = " ".join(v.n3() for v in bindings.values())  # N-Triples syntax, escaped by rdflib
+    return f"\nVALUES ({' '.join('?' + n for n in names)}) {{ ({terms}) }}\n"
+
+
+def _json_node(term: dict) -> Node:
+    kind, value = term["type"], term["value"]
+    if kind == "uri":
+        return URIRef(value)
+    if kind == "bnode":
+        return BNode(value)
+    if "xml:lang" in term:
+        return Literal(value, lang=term["xml:lang"])
+    datatype = term.get("datatype")
+    return Literal(value, datatype=URIRef(datatype) if datatype and datatype != XSD_STRING else None)
+
+
+def query_endpoint(url: str, query: NamedQuery | str, bindings: Mapping[str, Node] | None = None,
+                   timeout: float = 60.0) -> QueryResult:
+    """Run a SELECT on a SPARQL 1.1 Protocol endpoint (POST, JSON results)."""
+    named = _named(query)
+    text = named.text + (_values_block(bindings) if bindings else "")
+    request = urllib.request.Request(
+        url, data=text.encode("utf-8"), method="POST",
+        headers={"Content-Type": "application/sparql-query; charset=utf-8",
+                 "Accept": "application/sparql-results+json"})
+    try:
+        with http_opener(url).open(request, timeout=timeout) as response:
+            document = json.loads(response.read().decode("utf-8"))
+    except urllib.error.HTTPError as exc:
+        body = exc.read().decode("utf-8", "replace").strip()[:300]
+        raise DataError(f"{url}: the endpoint answered HTTP {exc.code} {exc.reason}: {body}") from None
+    except urllib.error.URLError as exc:
+        raise DataError(f"{url}: cannot reach the SPARQL endpoint ({exc.reason})") from None
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{url}: no usable SPARQL JSON results ({exc})") from None
+    if "results" not in document:
+        raise UsageError(f"{named.path}: only SELECT queries are supported")
+    variables = list(document["head"].get("vars", []))
+    rows = [tuple(_json_node(b[v]) if v in b else None for v in variables)
+            for b in document["results"]["bindings"]]
+    return _result(variables, rows)
+
+
+def query_elsewhere(args, named: NamedQuery, bindings: Mapping[str, Node]) -> QueryResult:
+    """``smqi query --store oxigraph:DIR`` or ``--endpoint URL`` (one of them, not with --graph)."""
+    if getattr(args, "store", None) and getattr(args, "endpoint", None) or getattr(args, "graph", None):
+        raise UsageError("give one of --graph, --store and --endpoint")
+    if getattr(args, "with_", None):
+        raise UsageError("--with works on in-memory graphs only, not with --store or --endpoint")
+    if args.endpoint:
+        return query_endpoint(args.endpoint, named, bindings)
+    return query_store(open_store(parse_store_spec(args.store)), named, bindings)

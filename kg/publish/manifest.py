@@ -1,0 +1,43 @@
+"""The build manifest (``manifest.json``): what a build contains, for `smqi diff` and releases.
+
+Counts, the sha256 of every output file and every input file, the smqi-kg version, the build date
+and the typology assignment of every use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from kg import __version__
+
+__all__ = ["manifest", "write_manifest", "MANIFEST"]
+
+MANIFEST = "manifest.json"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def manifest(folder: Path, summary: dict, inputs: list[Path], rows: list[tuple[str, int, str]]) -> dict:
+    """The manifest of the build files in ``folder`` (every file but the manifest itself)."""
+    folder = Path(folder)
+    outputs = {str(p.relative_to(folder)): _sha256(p) for p in sorted(folder.rglob("*"))
+               if p.is_file() and p.name != MANIFEST}
+    return {
+        "smqi_kg_version": __version__,
+        "built_at": summary.get("built_at"),
+        "counts": summary.get("counts", {}),
+        "outputs": outputs,
+        "inputs": {(f"entries/{p.name}" if p.parent.name == "entries" else p.name): _sha256(p) for p in inputs},
+        "typology": [{"study_id": s, "use_no": n, "model": m} for s, n, m in rows],
+    }
+
+
+def write_manifest(folder: Path, summary: dict, inputs: list[Path], rows: list[tuple[str, int, str]]) -> Path:
+    path = Path(folder) / MANIFEST
+    document = manifest(folder, summary, inputs, rows)
+    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path

@@ -1,0 +1,162 @@
+"""A DCAT 3 + VoID description of the built dataset, computed from the graph and the written files.
+
+``smqi build`` writes it to ``build/void.ttl``. Everything is counted, never typed in:
+
+- ``void:triples``, ``void:distinctSubjects``, ``void:distinctObjects`` and ``void:properties`` over
+  the union of the named graphs (the triples of ``smqi.nt``);
+- ``void:classPartition`` per class used (``void:class``, ``void:entities`` = distinct subjects of
+  that type) and ``void:propertyPartition`` per predicate (``void:property``, ``void:triples``);
+- ``void:subset`` per named graph with its own ``void:triples``;
+- ``void:vocabulary`` for every namespace of a predicate or class used;
+- one ``dcat:Distribution`` per output file (``dcat:mediaType`` from IANA where one exists,
+  ``dcat:byteSize`` and an SPDX SHA-256 read from the file as written).
+
+The data are licensed CC BY 4.0 (``dcterms:license``); the code is MIT and not described here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, defaultdict
+from datetime import datetime
+from pathlib import Path
+
+from rdflib import RDF, XSD, Dataset, Graph, Literal, Namespace, URIRef
+from rdflib.namespace import DCAT, DCTERMS, VOID
+
+from kg import __version__
+from kg.model.namespaces import BASE, SMQI, study_iri
+
+__all__ = ["DATASET", "CC_BY", "describe", "write_void", "vocabulary_of", "MEDIA_TYPES"]
+
+DATASET = URIRef(f"{BASE}kg/dataset")
+CC_BY = URIRef("https://creativecommons.org/licenses/by/4.0/")
+SPDX = Namespace("http://spdx.org/rdf/terms#")
+IANA = "https://www.iana.org/assignments/media-types/"
+# file suffix -> (IANA media type or None, dcterms:format text)
+MEDIA_TYPES: dict[str, tuple[str | None, str]] = {
+    ".trig": ("application/trig", "TriG"),
+    ".ttl": ("text/turtle", "Turtle"),
+    ".nt": ("application/n-triples", "N-Triples"),
+    ".jsonld": ("application/ld+json", "JSON-LD"),
+    ".json": ("application/json", "JSON"),
+    ".txt": ("text/plain", "plain text"),
+    ".graphml": (None, "GraphML"),  # no IANA registration
+    ".csv": ("text/csv", "CSV"),
+    ".html": ("text/html", "HTML"),
+}
+VOID_FILE = "void.ttl"
+
+
+def vocabulary_of(term: URIRef) -> str:
+    """The namespace of a term: up to ``#`` when it has one, else up to the last ``/``."""
+    text = str(term)
+    if "#" in text:
+        return text[: text.index("#") + 1]
+    return text[: text.rindex("/") + 1] if "/" in text else text
+
+
+def _union(dataset: Graph) -> set:
+    return set(dataset.triples((None, None, None)))
+
+
+def describe(dataset: Dataset, folder: Path | None = None, *, modified: datetime | None = None) -> Graph:
+    """The DCAT/VoID graph of ``dataset``; distributions for the files under ``folder`` if given."""
+    triples = _union(dataset)
+    g = Graph()
+    for prefix, ns in (("void", VOID), ("dcat", DCAT), ("dcterms", DCTERMS), ("spdx", SPDX),
+                       ("smqi", SMQI._NS)):
+        g.bind(prefix, ns)
+    d = DATASET
+    g.add((d, RDF.type, VOID.Dataset))
+    g.add((d, RDF.type, DCAT.Dataset))
+    g.add((d, DCTERMS.title, Literal("smqi-kg: social media in health service design and quality "
+                                     "improvement, an evidence knowledge graph", lang="en")))
+    g.add((d, DCTERMS.description, Literal(
+        "Studies that used social media to engage stakeholders in health service design and quality "
+        "improvement, their uses of social media and the coding of those uses. An independent, "
+        "dual-coded extraction of real studies meeting the inclusion criteria of Walsh et al. 2021 "
+        "(doi 10.1177/2055207621996870), not that review's own list of 40 studies.", lang="en")))
+    g.add((d, DCTERMS.license, CC_BY))
+    g.add((d, URIRef(f"{DCAT}version"), Literal(__version__)))  # DCAT 3; rdflib knows DCAT 2
+    g.add((d, DCTERMS.source, URIRef("https://doi.org/10.1177/2055207621996870")))
+    if modified is not None:
+        g.add((d, DCTERMS.modified, Literal(modified.isoformat(), datatype=XSD.dateTime)))
+    g.add((d, VOID.uriSpace, Literal(f"{BASE}kg/")))
+    g.add((d, VOID.feature, URIRef("http://www.w3.org/ns/formats/Turtle")))
+    if (study_iri("ahne2020"), RDF.type, SMQI.Study) in triples:
+        g.add((d, VOID.exampleResource, study_iri("ahne2020")))
+
+    subjects = {s for s, _p, _o in triples}
+    objects = {o for _s, _p, o in triples}
+    per_property = Counter(p for _s, p, _o in triples)
+    per_class: dict[URIRef, set] = defaultdict(set)
+    for s, p, o in triples:
+        if p == RDF.type and isinstance(o, URIRef):
+            per_class[o].add(s)
+    g.add((d, VOID.triples, _int(len(triples))))
+    g.add((d, VOID.distinctSubjects, _int(len(subjects))))
+    g.add((d, VOID.distinctObjects, _int(len(objects))))
+    g.add((d, VOID.properties, _int(len(per_property))))
+    g.add((d, VOID.classes, _int(len(per_class))))
+    for cls, members in sorted(per_class.items()):
+        part = URIRef(f"{d}/class/{_slug(cls)}")
+        g.add((d, VOID.classPartition, part))
+        g.add((part, VOID["class"], cls))
+        g.add((part, VOID.entities, _int(len(members))))
+    for prop, count in sorted(per_property.items()):
+        part = URIRef(f"{d}/property/{_slug(prop)}")
+        g.add((d, VOID.propertyPartition, part))
+        g.add((part, VOID.property, prop))
+        g.add((part, VOID.triples, _int(count)))
+    for ns in sorted({vocabulary_of(t) for t in list(per_property) + list(per_class)}):
+        g.add((d, VOID.vocabulary, URIRef(ns)))
+    for context in sorted(dataset.graphs(), key=lambda c: str(c.identifier)):
+        name = context.identifier
+        if isinstance(name, URIRef) and str(name).startswith(BASE) and len(context):
+            g.add((d, VOID.subset, name))
+            g.add((name, RDF.type, VOID.Dataset))
+            g.add((name, VOID.triples, _int(len(context))))
+    if folder is not None:
+        for path in sorted(Path(folder).rglob("*")):
+            if path.is_file() and path.name != VOID_FILE:
+                _distribution(g, d, path, path.relative_to(folder).as_posix())
+    return g
+
+
+def _distribution(g: Graph, dataset: URIRef, path: Path, rel: str) -> None:
+    media, fmt = MEDIA_TYPES.get(path.suffix.lower(), (None, path.suffix.lstrip(".") or "file"))
+    dist = URIRef(f"{dataset}/distribution/{rel}")
+    data = path.read_bytes()
+    g.add((dataset, DCAT.distribution, dist))
+    g.add((dist, RDF.type, DCAT.Distribution))
+    g.add((dist, DCTERMS.title, Literal(rel)))
+    g.add((dist, DCTERMS.format, Literal(fmt)))
+    if media:
+        g.add((dist, DCAT.mediaType, URIRef(IANA + media)))
+    g.add((dist, DCAT.byteSize, Literal(len(data), datatype=XSD.nonNegativeInteger)))
+    g.add((dist, DCTERMS.license, CC_BY))
+    checksum = URIRef(f"{dist}#sha256")
+    g.add((dist, SPDX.checksum, checksum))
+    g.add((checksum, RDF.type, SPDX.Checksum))
+    g.add((checksum, SPDX.algorithm, SPDX.checksumAlgorithm_sha256))
+    g.add((checksum, SPDX.checksumValue, Literal(hashlib.sha256(data).hexdigest(), datatype=XSD.hexBinary)))
+
+
+def _int(n: int) -> Literal:
+    return Literal(n, datatype=XSD.integer)
+
+
+def _slug(term: URIRef) -> str:
+    """A readable, unique path segment for a partition: ``<namespace-prefix-ish>-<local name>``."""
+    ns = vocabulary_of(term)
+    local = str(term)[len(ns):] or "term"
+    host = ns.split("//", 1)[-1].strip("/#").replace("/", "-").replace(".", "-").replace("#", "")
+    return f"{host}-{local}".replace(" ", "_")
+
+
+def write_void(dataset: Dataset, folder: Path, *, modified: datetime | None = None) -> Path:
+    """Describe ``dataset`` and the files already in ``folder``; write ``folder/void.ttl``."""
+    path = Path(folder) / VOID_FILE
+    describe(dataset, folder, modified=modified).serialize(path, format="turtle")
+    return path

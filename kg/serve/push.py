@@ -1,0 +1,160 @@
+"""`smqi push URL`: upload the built dataset to a SPARQL 1.1 store with the Graph Store Protocol.
+
+One ``PUT URL?graph=<IRI>`` per named graph (N-Triples body; a non-empty default graph goes to
+``URL?default``), then a check through the store's query endpoint that every graph holds as many
+triples as were sent. ``URL`` is the store's Graph Store endpoint (Oxigraph: ``http://host:7878/store``);
+the query endpoint defaults to the same URL with ``/store`` replaced by ``/query`` (``--query-url``
+gives another). Every failure (connection refused, an HTTP error, a graph that did not arrive whole)
+is a ``PushError``: exit 2, one message naming the URL and which graphs did and did not arrive.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyoxigraph as ox
+
+from kg.model.errors import SmqiError, UsageError
+from kg.io.store import http_opener
+
+__all__ = ["PushError", "PushResult", "push", "read_graphs", "default_query_url"]
+
+DEFAULT = "default graph"
+
+
+class PushError(SmqiError):
+    """The upload or its check failed; the message says what arrived and what did not."""
+
+    exit_code = 2
+
+
+@dataclass
+class PushResult:
+    url: str
+    query_url: str
+    counts: dict[str, int] = field(default_factory=dict)  # graph IRI (or DEFAULT) -> triples
+
+
+def default_query_url(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    path = parts.path
+    path = path[: -len("/store")] + "/query" if path.rstrip("/").endswith("/store") else path
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path.replace("/query/", "/query"), "", ""))
+
+
+def read_graphs(source: Path | ox.Store) -> dict[str, list[ox.Quad]]:
+    """Quads of each graph in a built file (TriG/N-Quads) or an open store, keyed by graph IRI."""
+    graphs: dict[str, list[ox.Quad]] = {}
+    if isinstance(source, ox.Store):
+        quads = source.quads_for_pattern(None, None, None, None)
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise UsageError(f"{path}: no such file (run 'smqi build' first, or give --from)")
+        fmt = ox.RdfFormat.from_extension(path.suffix.lstrip(".").lower())
+        if fmt is None:
+            raise UsageError(f"{path}: give a .trig or .nq file (or --store oxigraph:DIR)")
+        try:
+            quads = list(ox.parse(path=str(path), format=fmt))
+        except (SyntaxError, OSError, ValueError) as exc:
+            raise PushError(f"{path}: cannot be read: {exc}") from None
+    for quad in quads:
+        name = DEFAULT if isinstance(quad.graph_name, ox.DefaultGraph) else quad.graph_name.value
+        graphs.setdefault(name, []).append(quad)
+    return graphs
+
+
+def _ntriples(quads: list[ox.Quad]) -> bytes:
+    return ox.serialize([q.triple for q in quads], format=ox.RdfFormat.N_TRIPLES)
+
+
+def _explain(exc: Exception) -> str:
+    if isinstance(exc, urllib.error.HTTPError):
+        body = exc.read().decode("utf-8", "replace").strip().replace("\n", " ")[:200]
+        return f"HTTP {exc.code} {exc.reason}" + (f": {body}" if body else "")
+    if isinstance(exc, urllib.error.URLError):
+        reason = exc.reason
+        if isinstance(reason, ConnectionRefusedError):
+            return "connection refused (is the store running?)"
+        return str(reason)
+    return str(exc) or type(exc).__name__
+
+
+def _status(done: list[str], failed: str, rest: list[str]) -> str:
+    bits = []
+    if done:
+        bits.append(f"uploaded before the failure: {', '.join(done)}")
+    bits.append(f"failed: {failed}")
+    if rest:
+        bits.append(f"not sent: {', '.join(rest)}")
+    return "; ".join(bits)
+
+
+def _count(opener, query_url: str, graph: str, timeout: float) -> int:
+    where = "{ ?s ?p ?o }" if graph == DEFAULT else f"{{ GRAPH <{graph}> {{ ?s ?p ?o }} }}"
+    query = f"SELECT (COUNT(*) AS ?n) WHERE {where}"
+    request = urllib.request.Request(
+        query_url, data=query.encode("utf-8"), method="POST",
+        headers={"Content-Type": "application/sparql-query", "Accept": "application/sparql-results+json"})
+    with opener.open(request, timeout=timeout) as response:
+        document = json.loads(response.read().decode("utf-8"))
+    return int(document["results"]["bindings"][0]["n"]["value"])
+
+
+def push(url: str, source: Path | ox.Store, graphs: Sequence[str] | None = None,
+         query_url: str | None = None, timeout: float = 120.0,
+         progress: Callable[[str], None] = lambda _m: None) -> PushResult:
+    """Upload each graph of ``source`` to ``url``; check the counts; raise PushError on any failure."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UsageError(f"{url!r}: give the store's Graph Store endpoint as an http(s) URL, "
+                         "e.g. http://127.0.0.1:7878/store")
+    available = read_graphs(source)
+    if graphs:
+        missing = [g for g in graphs if g not in available]
+        if missing:
+            raise UsageError(f"no graph {', '.join(missing)} in the dataset; it has {', '.join(sorted(available))}")
+        chosen = {g: available[g] for g in graphs}
+    else:
+        chosen = dict(sorted(available.items()))
+    if not chosen:
+        raise UsageError("the dataset is empty: nothing to push")
+    result = PushResult(url, query_url or default_query_url(url))
+    opener = http_opener(url)
+    names = list(chosen)
+    done: list[str] = []
+    for n, name in enumerate(names, 1):
+        quads = chosen[name]
+        target = f"{url}?default" if name == DEFAULT else f"{url}?graph={urllib.parse.quote(name, safe='')}"
+        progress(f"PUT {name} ({len(quads)} triples, graph {n}/{len(names)})")
+        request = urllib.request.Request(target, data=_ntriples(quads), method="PUT",
+                                         headers={"Content-Type": "application/n-triples"})
+        try:
+            with opener.open(request, timeout=timeout) as response:
+                response.read()
+        except (urllib.error.URLError, OSError) as exc:
+            raise PushError(f"push to {url} failed: {_explain(exc)}; "
+                            f"{_status(done, name, names[n:])}") from None
+        done.append(name)
+    progress(f"checking the triple counts through {result.query_url}")
+    query_opener = http_opener(result.query_url)
+    wrong = []
+    for name in names:
+        expected = len(set(chosen[name]))
+        try:
+            got = _count(query_opener, result.query_url, name, timeout)
+        except (urllib.error.URLError, OSError, ValueError, KeyError, IndexError) as exc:
+            raise PushError(f"push to {url}: every graph was sent, but counting them through "
+                            f"{result.query_url} failed: {_explain(exc)}") from None
+        result.counts[name] = got
+        if got != expected:
+            wrong.append(f"{name} holds {got} triples, {expected} were sent")
+    if wrong:
+        raise PushError(f"push to {url} is partial: {'; '.join(wrong)}")
+    return result
