@@ -33,7 +33,7 @@ from kg.io.queries import NamedQuery, QueryResult, load_query
 
 __all__ = [
     "parse_store_spec", "to_ox", "from_ox", "write_store", "write_nquads_store", "open_store",
-    "query_store", "query_endpoint", "http_opener",
+    "query_store", "query_endpoint", "http_opener", "dataset_of", "swap_in",
 ]
 
 SCHEME = "oxigraph:"
@@ -212,12 +212,8 @@ def query_endpoint(url: str, query: NamedQuery | str, bindings: Mapping[str, Nod
     return _result(variables, rows)
 
 
-def query_elsewhere(args, named: NamedQuery, bindings: Mapping[str, Node]) -> QueryResult:
-    """``smqi query --store oxigraph:DIR`` or ``--endpoint URL`` (one of them, not with --graph)."""
-    if getattr(args, "store", None) and getattr(args, "endpoint", None) or getattr(args, "graph", None):
-        raise UsageError("give one of --graph, --store and --endpoint")
-    if getattr(args, "with_", None):
-        raise UsageError("--with works on in-memory graphs only, not with --store or --endpoint")
-    if args.endpoint:
-        return query_endpoint(args.endpoint, named, bindings)
-    return query_store(open_store(parse_store_spec(args.store)), named, bindings)
+def dataset_of(store: ox.Store) -> Dataset:
+    """Every quad of ``store`` as an rdflib Dataset (union default graph), for code that reads rdflib."""
+    dataset = bind_prefixes(Dataset(default_union=True))
+    dataset.parse(data=store.dump(format=ox.RdfFormat.N_QUADS).decode("utf-8"), format="nquads")
+    return dataset

@@ -15,7 +15,7 @@ import csv
 import io
 from pathlib import Path
 
-from rdflib import Graph, URIRef
+from rdflib import Dataset, Graph, URIRef
 from rdflib.namespace import DCTERMS, PROV, SKOS
 
 from kg.model.errors import UsageError
@@ -114,11 +114,11 @@ def to_orkg_csv(graph: Graph) -> str:
     return buffer.getvalue()
 
 
-def export(fmt: str, data_dir: Path | None = None) -> str:
-    """The knowledge graph of ``data_dir`` (default: the shipped data) in ``fmt``."""
+def export(fmt: str, data_dir: Path | None = None, dataset: Dataset | None = None) -> str:
+    """``dataset`` (default: the graph of ``data_dir``, default the shipped data) in ``fmt``."""
     if fmt not in FORMATS:
         raise UsageError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
-    dataset = _graph(data_dir)
+    dataset = dataset if dataset is not None else _graph(data_dir)
     if fmt == "jsonld":
         from kg.io.jsonld import to_jsonld
 
