@@ -33,7 +33,7 @@ from rdflib import Graph, Literal, URIRef
 from kg import __version__, resources
 from kg.errors import DataError, InputInvalid, Problem
 from kg.fastload import link_nquads, load_nquads
-from kg.fastshacl import Fidelity, fidelity_of, validate_store
+from kg.fastshacl import WrittenForms, validate_store, written_forms_of
 from kg.namespace import BASE, G_DERIVED, G_EVIDENCE, G_ONTOLOGY, G_PROVENANCE, G_REFERENCE, G_VOCAB, SMQI
 from kg.query import list_queries
 from kg.store import _swap_in, from_ox
@@ -52,7 +52,7 @@ class Pipeline:
     summary: dict = field(default_factory=dict)
     inputs: list[Path] = field(default_factory=list)
     origins_of: tuple[Path, Path] | None = None  # the two sheets, for the provenance of their rows
-    fidelity: Fidelity | None = None  # typed literals Oxigraph stores in another form (restored on output)
+    fidelity: WrittenForms | None = None  # literals Oxigraph stores in another form (restored on output)
 
 
 def _nquads(graph: Graph, name: URIRef) -> bytes:
@@ -305,7 +305,7 @@ def run_pipeline(data_dir: Path | None = None, store_dir: Path | None = None,
                                 (entry_graph, G_EVIDENCE), (review, G_REVIEW)):
                 loader.put(_nquads(graph, name), counted=False)
             shapes = shapes_graph()
-            fidelity = fidelity_of([ontology, vocab_graph, reference, entry_graph, review])
+            fidelity = written_forms_of([ontology, vocab_graph, reference, entry_graph, review])
             fidelity.defaults[SMQI.useNumber] = (XSD + "integer", XSD + "positiveInteger")  # the loader writes canonical ones
         finally:
             n_lines = loader.close()
@@ -416,7 +416,7 @@ def build_fast(out: Path, data_dir: Path | None = None, store_dir: Path | None =
     return pipe
 
 
-def _as_written(nquads: bytes, fidelity: Fidelity | None) -> bytes:
+def _as_written(nquads: bytes, fidelity: WrittenForms | None) -> bytes:
     """The store's N-Quads with the typed literals as the sources wrote them (Oxigraph keeps values:
     ``"3"^^xsd:positiveInteger`` comes back as ``"3"^^xsd:integer``), so the files hold the same
     quads as the default engine's."""
