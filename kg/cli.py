@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from kg import __version__
-from kg.errors import InputInvalid, SmqiError
+from kg.errors import InputInvalid, SmqiError, UsageError
 
 EXIT_CODES = """exit codes:
   0  success (the graph conforms)
@@ -59,6 +59,18 @@ def cmd_build(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     from kg.validate import validate_paths
 
+    if args.shapes:  # any RDF against any shapes (SHACL Core on a fresh in-memory store)
+        from kg import fastshacl
+
+        if args.data:
+            raise UsageError("--data is for entries checked against the shipped shapes, not with --shapes")
+        conforms, results, report = fastshacl.validate_files([Path(p) for p in args.paths],
+                                                             [Path(p) for p in args.shapes])
+        out = {"json": fastshacl.as_json, "text": fastshacl.as_text}.get(args.format)
+        sys.stdout.write(out(results) if out else fastshacl.as_turtle(report))
+        return 0 if conforms else 1
+    if args.format == "turtle":
+        raise UsageError("--format turtle (a W3C validation report) needs --shapes")
     report = validate_paths([Path(p) for p in args.paths], Path(args.data) if args.data else None)
     sys.stdout.write(report.as_json() if args.format == "json" else report.as_text())
     return report.exit_code
@@ -306,8 +318,12 @@ def make_parser() -> argparse.ArgumentParser:
             "Entries are checked against the existing graph too: a study id, DOI (in any written "
             "form), PMID or use already there is a duplicate; a use's study must exist.")
     p.add_argument("paths", nargs="+", metavar="PATH", help="files to validate")
-    p.add_argument("--format", choices=["text", "json"], default="text", help="report format (default: text)")
+    p.add_argument("--format", choices=["text", "json", "turtle"], default="text",
+                   help="report format (default: text; turtle: the W3C validation report, with --shapes)")
     p.add_argument("--data", help="the data folder the entries are for (default: the shipped data)")
+    p.add_argument("--shapes", nargs="+", metavar="SHAPES",
+                   help="validate the PATHs (any RDF) against these SHACL shapes files instead; "
+                        "exit 0 conforms, 1 results, 2 error")
     p.set_defaults(func=cmd_validate)
 
     p = add("add", "validate new entries and add them to the data folder (all or nothing)",
