@@ -34,7 +34,7 @@ from kg import __version__
 from kg.model import resources
 from kg.model.errors import DataError, InputInvalid, Problem
 from kg.io.nquads import link_nquads, load_nquads
-from kg.check.storeshacl import Fidelity, fidelity_of, validate_store
+from kg.check.storeshacl import WrittenForms, validate_store, written_forms_of
 from kg.model.namespaces import BASE, G_DERIVED, G_EVIDENCE, G_ONTOLOGY, G_PROVENANCE, G_REFERENCE, G_VOCAB, SMQI
 from kg.io.queries import list_queries
 from kg.io.store import swap_in, from_ox
@@ -53,7 +53,7 @@ class Pipeline:
     summary: dict = field(default_factory=dict)
     inputs: list[Path] = field(default_factory=list)
     origins_of: tuple[Path, Path] | None = None  # the two sheets, for the provenance of their rows
-    fidelity: Fidelity | None = None  # typed literals Oxigraph stores in another form (restored on output)
+    fidelity: WrittenForms | None = None  # literals Oxigraph stores in another form (restored on output)
 
 
 def _nquads(graph: Graph, name: URIRef) -> bytes:
@@ -204,7 +204,7 @@ def _summary_rows(store: ox.Store, query) -> list[dict]:
 
 
 def _entries(data_dir: Path) -> tuple[Graph, list[Path]]:
-    """``<data>/entries/*.ttl`` (added by ``smqi add``), read as kg.io.dataset.assemble reads them."""
+    """``<data>/entries/*.ttl`` (added by ``smqi add``), read as kg.dataset.assemble reads them."""
     from kg.io.rdf import parse_into
 
     files = sorted((data_dir / "entries").glob("*.ttl"))
@@ -264,7 +264,7 @@ def run_pipeline(data_dir: Path | None = None, store_dir: Path | None = None,
                  progress: Callable[[str], None] = lambda _m: None) -> Pipeline:
     """Load, validate, derive the typology and summarise on Oxigraph. Raises InputInvalid on violations.
 
-    The store gets the same named graphs as ``kg.io.dataset.assemble`` (ontology, vocab, evidence with the
+    The store gets the same named graphs as ``kg.dataset.assemble`` (ontology, vocab, evidence with the
     ``entries/*.ttl``, reference, review, links, mappings) and the derived graph; ``build_fast`` adds the
     provenance graph."""
     import gc
@@ -306,7 +306,7 @@ def run_pipeline(data_dir: Path | None = None, store_dir: Path | None = None,
                                 (entry_graph, G_EVIDENCE), (review, G_REVIEW)):
                 loader.put(_nquads(graph, name), counted=False)
             shapes = shapes_graph()
-            fidelity = fidelity_of([ontology, vocab_graph, reference, entry_graph, review])
+            fidelity = written_forms_of([ontology, vocab_graph, reference, entry_graph, review])
             fidelity.defaults[SMQI.useNumber] = (XSD + "integer", XSD + "positiveInteger")  # the loader writes canonical ones
         finally:
             n_lines = loader.close()
@@ -417,7 +417,7 @@ def build_fast(out: Path, data_dir: Path | None = None, store_dir: Path | None =
     return pipe
 
 
-def _as_written(nquads: bytes, fidelity: Fidelity | None) -> bytes:
+def _as_written(nquads: bytes, fidelity: WrittenForms | None) -> bytes:
     """The store's N-Quads with the typed literals as the sources wrote them (Oxigraph keeps values:
     ``"3"^^xsd:positiveInteger`` comes back as ``"3"^^xsd:integer``), so the files hold the same
     quads as the default engine's."""
