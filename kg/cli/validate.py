@@ -6,9 +6,24 @@ import argparse
 import sys
 from pathlib import Path
 
+from kg.model.errors import UsageError
+
 
 def run(args: argparse.Namespace) -> int:
     from kg.check.entries import validate_paths
+
+    if args.shapes:  # any RDF against any shapes (SHACL Core on a fresh in-memory store)
+        from kg.check import storeshacl
+
+        if args.data:
+            raise UsageError("--data is for entries checked against the shipped shapes, not with --shapes")
+        conforms, results, report = storeshacl.validate_files([Path(p) for p in args.paths],
+                                                              [Path(p) for p in args.shapes])
+        out = {"json": storeshacl.as_json, "text": storeshacl.as_text}.get(args.format)
+        sys.stdout.write(out(results) if out else storeshacl.as_turtle(report))
+        return 0 if conforms else 1
+    if args.format == "turtle":
+        raise UsageError("--format turtle (a W3C validation report) needs --shapes")
 
     report = validate_paths([Path(p) for p in args.paths], Path(args.data) if args.data else None)
     sys.stdout.write(report.as_json() if args.format == "json" else report.as_text())
@@ -24,6 +39,10 @@ def register(add) -> None:
             "Entries are checked against the existing graph too: a study id, DOI (in any written "
             "form), PMID or use already there is a duplicate; a use's study must exist.")
     p.add_argument("paths", nargs="+", metavar="PATH", help="files to validate")
-    p.add_argument("--format", choices=["text", "json"], default="text", help="report format (default: text)")
+    p.add_argument("--format", choices=["text", "json", "turtle"], default="text",
+                   help="report format (default: text; turtle: the W3C validation report, with --shapes)")
     p.add_argument("--data", help="the data folder the entries are for (default: the shipped data)")
+    p.add_argument("--shapes", nargs="+", metavar="SHAPES",
+                   help="validate the PATHs (any RDF) against these SHACL shapes files instead; "
+                        "exit 0 conforms, 1 results, 2 error")
     p.set_defaults(func=run)

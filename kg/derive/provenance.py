@@ -46,7 +46,7 @@ def agent_iri() -> URIRef:
 def add_provenance(kg, started: datetime, ended: datetime | None = None) -> URIRef:
     """Add the build activity, the input entities and the sheet derivations; return the activity.
 
-    ``kg`` is a ``kg.io.dataset.KnowledgeGraph`` (its ``inputs`` and ``origins`` are used).
+    ``kg`` is a ``kg.dataset.KnowledgeGraph`` (its ``inputs`` and ``origins`` are used).
     """
     ended = ended or datetime.now(timezone.utc).replace(microsecond=0)
     graph = kg.graph(G_PROVENANCE)

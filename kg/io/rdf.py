@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from pathlib import Path
+
+import rdflib
 
 from rdflib import Dataset, Graph
 
@@ -64,8 +67,14 @@ def _remote_contexts(node: object) -> list[str]:
     return found
 
 
-def parse_into(graph: Graph, path: Path, fmt: str | None = None) -> Graph:
-    """Parse ``path`` into ``graph``; raise DataError naming the file (and line) on failure."""
+_AS_WRITTEN = threading.Lock()
+
+
+def parse_into(graph: Graph, path: Path, fmt: str | None = None, *, as_written: bool = False) -> Graph:
+    """Parse ``path`` into ``graph``; raise DataError naming the file (and line) on failure.
+
+    ``as_written``: keep every literal's lexical form as the file writes it (rdflib otherwise
+    normalises some, e.g. ``"1"^^xsd:boolean`` to ``"true"``, ``"01"^^xsd:integer`` to ``"1"``)."""
     from kg.model.limits import check_file_size
 
     path = Path(path)
@@ -102,7 +111,15 @@ def parse_into(graph: Graph, path: Path, fmt: str | None = None) -> Graph:
         if CONTEXT_IRI in contexts:
             text = json.dumps(substitute_context(doc))
     try:
-        graph.parse(data=text, format=fmt, publicID=path.resolve().as_uri())
+        if as_written:
+            with _AS_WRITTEN:  # rdflib reads one module-wide switch
+                normalize, rdflib.NORMALIZE_LITERALS = rdflib.NORMALIZE_LITERALS, False
+                try:
+                    graph.parse(data=text, format=fmt, publicID=path.resolve().as_uri())
+                finally:
+                    rdflib.NORMALIZE_LITERALS = normalize
+        else:
+            graph.parse(data=text, format=fmt, publicID=path.resolve().as_uri())
     except RecursionError:  # deeply nested collections or JSON
         raise DataError(f"{path}: not valid {fmt}: nested too deeply to read") from None
     except Exception as exc:  # rdflib raises many types (BadSyntax, SAXParseException, ValueError…)

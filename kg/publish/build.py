@@ -30,7 +30,7 @@ from rdflib import Graph, URIRef
 
 from kg import __version__
 from kg.check.shacl import Report, SLUG_OF, entry_of, field_of, shapes_graph
-from kg.check.storeshacl import validate_store
+from kg.check.storeshacl import validate_store, written_forms_of
 from kg.derive.typology import derive_on_store
 from kg.io.atomic import write_folder
 from kg.io.nquads import link_nquads, load_nquads, string_literal
@@ -249,10 +249,12 @@ def run_pipeline(data_dir: Path | None = None, store_dir: Path | None = None,
                                 (entry_graph, G_EVIDENCE), (review, G_REVIEW)):
                 loader.put(_nquads(graph, name), counted=False)
             shapes = shapes_graph()
+            # the sheets' literals are canonical (the model decides their forms); entries may not be
+            written = written_forms_of([ontology, vocab_graph, reference, entry_graph, review])
         finally:
             loader.close()
         progress("validating with SHACL (compiled to SPARQL)")
-        results = validate_store(store, shapes)
+        results = validate_store(store, shapes, written)
         problems, warnings = _problems(results, store, vocab, loaded.origins() if results else {})
         report = Report(conforms=not problems, problems=problems, warnings=loaded.warnings + warnings)
         if problems:
