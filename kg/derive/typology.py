@@ -320,7 +320,7 @@ def read_derivation(store: ox.Store, models: Sequence[Model] | None = None) -> D
         key = row["key"]
         assignments[use] = key.value if key is not None else UNCLASSIFIED
         study, number = row["studyId"], row["useNo"]
-        ids[use] = (study.value if study is not None else "", _int(number.value if number is not None else 0))
+        ids[use] = (study.value if study is not None else "", _int(Literal(number.value) if number is not None else None))
     ordered = sorted((*ids[use], key) for use, key in assignments.items())
     return Derivation(assignments, ordered, list(models) if models is not None else read_models(rules_graph(store)))
 

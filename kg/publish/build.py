@@ -39,11 +39,11 @@ from kg.model import resources
 from kg.model.errors import InputInvalid, JavaMissing, Problem
 from kg.model.namespaces import BASE, G_DERIVED, G_EVIDENCE, G_ONTOLOGY, G_PROVENANCE, G_REFERENCE, G_VOCAB, SMQI
 from kg.model.vocabularies import Vocabulary, load_ontology_graph, load_vocab_graph
+from kg.publish.manifest import STORE
 
 __all__ = ["NOTICE", "STORE", "Pipeline", "run_pipeline", "build", "sha256"]
 
 XSD = "http://www.w3.org/2001/XMLSchema#"
-STORE = "store"  # the build's Oxigraph store: build/store/
 
 NOTICE = (
     "Evidence: an independent, dual-coded extraction of real studies that meet the inclusion criteria "
@@ -208,12 +208,14 @@ class _Loader:
 
 
 def run_pipeline(data_dir: Path | None = None, store_dir: Path | None = None,
-                 progress: Callable[[str], None] = lambda _m: None) -> Pipeline:
+                 progress: Callable[[str], None] = lambda _m: None, check: bool = True) -> Pipeline:
     """Load, validate, derive the typology and summarise on Oxigraph. Raises InputInvalid on violations.
 
     The store (in ``store_dir``, or in memory) gets the named graphs ontology, vocab, evidence (sheets
     and ``entries/*.ttl``), reference, review, links, mappings and derived; ``build`` adds provenance.
-    ``smqi query`` and the other reading commands run this in memory when there is no build to read."""
+    ``smqi query`` and the other reading commands run this in memory when there is no build to read.
+    ``check=False`` skips the SHACL validation (the sheets' row checks still run), for `smqi diff` and
+    `smqi add`, which compare data that is validated on its own."""
     from kg.model.identifiers import G_LINKS, G_MAPPINGS, mapping_set_graph, read_sssom
     from kg.io.sheets import load_income_groups
     from kg.derive.claims import G_REVIEW, review_graph
@@ -254,7 +256,7 @@ def run_pipeline(data_dir: Path | None = None, store_dir: Path | None = None,
         finally:
             loader.close()
         progress("validating with SHACL (compiled to SPARQL)")
-        results = validate_store(store, shapes, written)
+        results = validate_store(store, shapes, written) if check else []
         problems, warnings = _problems(results, store, vocab, loaded.origins() if results else {})
         report = Report(conforms=not problems, problems=problems, warnings=loaded.warnings + warnings)
         if problems:
@@ -400,6 +402,8 @@ def build(out: Path, data_dir: Path | None = None, progress: Callable[[str], Non
         found["pipe"] = pipe
         add_store_provenance(pipe, started)
         summary, report = pipe.summary, pipe.report
+        # one count everywhere: the quads of the store, i.e. the triples of all named graphs, provenance included
+        summary["counts"]["triples"] = len(pipe.store)
         summary["built_at"] = started.isoformat()
         summary["data"] = str(Path(data_dir).resolve() if data_dir else resources.data_dir())
         summary["inputs"] = {p.name: sha256(p) for p in pipe.inputs}

@@ -26,6 +26,7 @@ from rdflib.namespace import DCAT, DCTERMS, VOID
 
 from kg import __version__
 from kg.model.namespaces import BASE, SMQI, study_iri
+from kg.publish.manifest import STORE
 
 __all__ = ["DATASET", "CC_BY", "describe", "write_void", "vocabulary_of", "MEDIA_TYPES"]
 
@@ -119,7 +120,7 @@ def describe(dataset: Dataset, folder: Path | None = None, *, modified: datetime
             g.add((name, VOID.triples, _int(len(context))))
     if folder is not None:
         for path in sorted(Path(folder).rglob("*")):
-            if path.is_file() and path.name != VOID_FILE:
+            if path.is_file() and path.name != VOID_FILE and path.relative_to(folder).parts[0] != STORE:
                 _distribution(g, d, path, path.relative_to(folder).as_posix())
     return g
 
