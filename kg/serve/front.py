@@ -32,7 +32,7 @@ from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from kg.model.errors import UsageError
-from kg.serve.server.endpoint import HttpEndpoint
+from kg.serve.endpoint import HttpEndpoint
 from kg.check.guard import QueryRefused, check_query
 
 __all__ = ["Front", "start_front"]

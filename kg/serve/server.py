@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kg.model.errors import DataError, UsageError
-from kg.serve.server.endpoint import HttpEndpoint
+from kg.serve.endpoint import HttpEndpoint
 
 __all__ = ["Server", "find_oxigraph", "free_port", "start_server", "store_from_file", "serve"]
 
