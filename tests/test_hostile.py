@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from kg.cli import main
-from kg.serve.server.server import start_server
-from kg.serve.server.front import start_front
+from kg.serve.server import start_server
+from kg.serve.front import start_front
 
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 ROOT = Path(__file__).resolve().parent.parent

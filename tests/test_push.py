@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from kg.cli import main
-from kg.serve.server.push import PushError, push, read_graphs
-from kg.serve.server.server import free_port, start_server
+from kg.serve.push import PushError, push, read_graphs
+from kg.serve.server import free_port, start_server
 from kg.io.store import query_endpoint
 
 SHEETS = Path(__file__).parent / "fixtures" / "sheets"

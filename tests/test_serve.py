@@ -17,7 +17,7 @@ import pytest
 from kg.cli import main
 from kg.io.dataset import assemble
 from kg.io.queries import list_queries, run_query
-from kg.serve.server.server import find_oxigraph, start_server
+from kg.serve.server import find_oxigraph, start_server
 from kg.io.store import query_endpoint, write_store
 from kg.derive.typology import derive
 

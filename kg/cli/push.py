@@ -9,7 +9,7 @@ from pathlib import Path
 
 def run(args: argparse.Namespace) -> int:
     from kg.io.progress import progress_for
-    from kg.serve.server.push import push
+    from kg.serve.push import push
     from kg.io.store import open_store, parse_store_spec
 
     source = open_store(parse_store_spec(args.store)) if args.store else Path(args.source)

@@ -10,7 +10,7 @@ from kg.model.errors import UsageError
 
 def run(args: argparse.Namespace) -> int:
     from kg.io.store import parse_store_spec
-    from kg.serve.server.server import serve
+    from kg.serve.server import serve
 
     if args.store and args.graph:
         raise UsageError("give --store or --graph, not both")

@@ -157,7 +157,7 @@ def serve(host: str, port: int, store: Path | None, graph: Path | None, timeout:
 
     Oxigraph listens on a private loopback port; the read-only front (kg/sparqlfront.py: no
     updates, no SERVICE, at most ``max_rows`` rows) listens on ``host:port``."""
-    from kg.serve.server.front import start_front
+    from kg.serve.front import start_front
 
     cleanup: list[Path] = []
     if store is not None:
