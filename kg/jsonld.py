@@ -106,3 +106,224 @@ def to_jsonld(graph: Graph) -> str:
     if "@graph" not in body:  # one node only: keep the shape every reader expects
         body = {"@graph": [body]} if body else {"@graph": []}
     return json.dumps({"@context": CONTEXT_IRI, **body}, indent=1, ensure_ascii=False) + "\n"
+
+
+# ---------------------------------------------------------------- JSON-LD of a whole store, streamed
+
+XSD_NS = "http://www.w3.org/2001/XMLSchema#"
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+_GEN_DELIMS = tuple(":/?#[]@")
+_NATIVE_INT_LIMIT = 10**15  # well inside every JSON reader's exact integers
+
+
+class _Term:
+    __slots__ = ("name", "iri", "coerce", "is_set", "vocab")
+
+    def __init__(self, name: str, iri: str, coerce: str | None, is_set: bool, vocab: str | None):
+        self.name, self.iri, self.coerce, self.is_set, self.vocab = name, iri, coerce, is_set, vocab
+
+
+class Compactor:
+    """Compacts RDF terms under a JSON-LD context of the form ontology/context.jsonld uses.
+
+    Handled: prefixes (simple definitions whose IRI ends in a gen-delim), terms with ``@id``,
+    ``@type`` (``@id``, ``@vocab`` or a datatype), ``@container: @set`` and a property-scoped
+    ``@vocab``. A value goes under a term only when reading it back through that term gives the same
+    RDF term (a term typed ``xsd:positiveInteger`` never takes an ``xsd:integer``, a ``@vocab`` term
+    never a literal); anything else goes under the predicate's compact IRI as a value object with
+    its datatype or language, so expansion gives back exactly the quads that were written."""
+
+    def __init__(self, context: dict[str, Any]):
+        self.prefixes: list[tuple[str, str]] = []
+        raw: dict[str, Any] = {k: v for k, v in context.items() if not k.startswith("@")}
+        for name, value in raw.items():
+            if isinstance(value, str) and value.endswith(_GEN_DELIMS) and ":" in value:
+                self.prefixes.append((name, value))
+        self.prefixes.sort(key=lambda nv: (-len(nv[1]), nv[0]))  # longest namespace first
+        self.terms: dict[str, _Term] = {}
+        self.by_iri: dict[str, list[_Term]] = {}
+        for name, value in sorted(raw.items()):
+            definition = {"@id": value} if isinstance(value, str) else dict(value)
+            iri = self.expand(definition.get("@id", name))
+            coerce = definition.get("@type")
+            if coerce not in (None, "@id", "@vocab"):
+                coerce = self.expand(coerce)
+            scoped = definition.get("@context", {})
+            vocab = scoped.get("@vocab") if isinstance(scoped, dict) else None
+            term = _Term(name, iri, coerce, definition.get("@container") == "@set", vocab)
+            self.terms[name] = term
+            self.by_iri.setdefault(iri, []).append(term)
+        self._iri_cache: dict[tuple[str, bool], str] = {}
+
+    def expand(self, value: str) -> str:
+        """A compact IRI (``prefix:suffix``) of this context in full; anything else as it is."""
+        prefix, sep, rest = value.partition(":")
+        if sep and not rest.startswith("//"):
+            for name, ns in self.prefixes:
+                if name == prefix:
+                    return ns + rest
+        return value
+
+    def iri(self, iri: str, vocab: bool = False) -> str:
+        """``iri`` as short as it reads back: a term (``vocab``: for @type values), else
+        ``prefix:suffix``, else in full."""
+        key = (iri, vocab)
+        found = self._iri_cache.get(key)
+        if found is None:
+            found = iri
+            terms = self.by_iri.get(iri) if vocab else None
+            if terms:
+                found = terms[0].name
+            else:
+                for name, ns in self.prefixes:
+                    if iri.startswith(ns) and len(iri) > len(ns) and not iri[len(ns):].startswith("//"):
+                        found = f"{name}:{iri[len(ns):]}"
+                        break
+            self._iri_cache[key] = found
+        return found
+
+    def node_ref(self, term: Any) -> str:
+        """The ``@id`` of a node: ``_:label`` for a blank node."""
+        import pyoxigraph as ox
+
+        if isinstance(term, ox.BlankNode):
+            return "_:" + term.value
+        return self.iri(term.value)
+
+    def value_object(self, term: Any) -> Any:
+        """An object in expanded form (or a native JSON value that expands to the same literal)."""
+        import pyoxigraph as ox
+
+        if isinstance(term, (ox.NamedNode, ox.BlankNode)):
+            return {"@id": self.node_ref(term)}
+        if term.language:
+            return {"@value": term.value, "@language": term.language}
+        datatype = term.datatype.value
+        if datatype == XSD_NS + "string":
+            return term.value
+        if datatype == XSD_NS + "boolean" and term.value in ("true", "false"):
+            return term.value == "true"
+        if datatype == XSD_NS + "integer":
+            text = term.value
+            digits = text[1:] if text.startswith("-") else text
+            if digits.isdigit() and (digits == "0" or not digits.startswith("0")) and text != "-0" \
+                    and abs(int(text)) < _NATIVE_INT_LIMIT:
+                return int(text)
+        return {"@value": term.value, "@type": self.iri(datatype, vocab=True)}
+
+    def _vocab_value(self, term: _Term, value: Any) -> str | None:
+        """A ``@type: @vocab`` value as it reads back, or None when the term cannot hold it."""
+        import pyoxigraph as ox
+
+        if not isinstance(value, ox.NamedNode):
+            return None
+        iri = value.value
+        if term.vocab and iri.startswith(term.vocab):
+            local = iri[len(term.vocab):]
+            if local and local not in self.terms and not any(c in local for c in ":/#?") \
+                    and not local.startswith("@"):
+                return local
+        short = self.iri(iri)
+        return short if ":" in short else iri  # a bare word would read as vocab-relative
+
+    def property_value(self, predicate: str, value: Any) -> tuple[str, Any, bool]:
+        """(key, JSON value, always a list) for one predicate-object pair of a node."""
+        import pyoxigraph as ox
+
+        for term in self.by_iri.get(predicate, ()):
+            if term.coerce == "@id":
+                if isinstance(value, (ox.NamedNode, ox.BlankNode)):
+                    return term.name, self.node_ref(value), term.is_set
+            elif term.coerce == "@vocab":
+                short = self._vocab_value(term, value)
+                if short is not None:
+                    return term.name, short, term.is_set
+            elif term.coerce is not None:
+                if isinstance(value, ox.Literal) and not value.language and value.datatype.value == term.coerce:
+                    return term.name, value.value, term.is_set
+            else:
+                return term.name, self.value_object(value), term.is_set
+        return self.iri(predicate), self.value_object(value), False
+
+    def node(self, subject: Any, pairs: list[tuple[Any, Any]]) -> dict[str, Any]:
+        """One node object: ``@id``, ``@type``, then its properties by key, values sorted."""
+        import pyoxigraph as ox
+
+        types: list[str] = []
+        props: dict[str, tuple[list[Any], bool]] = {}
+        for predicate, value in pairs:
+            if predicate.value == RDF_TYPE and isinstance(value, ox.NamedNode):
+                types.append(self.iri(value.value, vocab=True))
+                continue
+            key, json_value, is_set = self.property_value(predicate.value, value)
+            values, was_set = props.get(key, ([], False))
+            values.append(json_value)
+            props[key] = (values, was_set or is_set)
+        node: dict[str, Any] = {"@id": self.node_ref(subject)}
+        if types:
+            types = sorted(set(types))
+            node["@type"] = types[0] if len(types) == 1 else types
+        for key in sorted(props):
+            values, is_set = props[key]
+            values = _unique_sorted(values)
+            node[key] = values if is_set or len(values) > 1 else values[0]
+        return node
+
+
+def _unique_sorted(values: list[Any]) -> list[Any]:
+    keyed = {json.dumps(v, sort_keys=True, ensure_ascii=False): v for v in values}
+    return [keyed[k] for k in sorted(keyed)]
+
+
+def _nodes(store: Any, graph: Any, compactor: Compactor):
+    """The node objects of one graph of ``store``, one per subject (kg.store.quads_by_subject)."""
+    from kg.store import quads_by_subject
+
+    for subject, quads in quads_by_subject(store, graph):
+        yield compactor.node(subject, [(q.predicate, q.object) for q in quads])
+
+
+def write_store_jsonld(store: Any, out: Any) -> int:
+    """Write every quad of ``store`` (a pyoxigraph Store) to the text stream ``out`` as JSON-LD
+    compacted with the project context (referenced by ``CONTEXT_IRI``); returns the nodes written.
+
+    One top-level ``@graph`` holds one ``{"@id": graph, "@graph": [...]}`` object per named graph
+    (by graph IRI) and the default graph's nodes, if any. Nodes follow the store's index order, one
+    per line, so memory stays bounded by the largest node, whatever the size of the store. Datatypes
+    and languages are kept (see Compactor): expanding the document gives back the store's quads."""
+    import pyoxigraph as ox
+
+    from kg.store import graphs_of
+
+    compactor = Compactor(local_context())
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
+    out.write('{"@context": ' + json.dumps(CONTEXT_IRI) + ',\n "@graph": [')
+    first, written = True, 0
+
+    def emit(text: str, indent: str) -> None:
+        nonlocal first
+        out.write(("\n" if first else ",\n") + indent + text)
+        first = False
+
+    for node in _nodes(store, ox.DefaultGraph(), compactor):
+        emit(dumps(node), "  ")
+        written += 1
+    for graph in graphs_of(store)[1:]:
+        emit("{\"@id\": " + dumps(compactor.node_ref(graph)) + ", \"@graph\": [", "  ")
+        inner = True
+        for node in _nodes(store, graph, compactor):
+            out.write(("\n" if inner else ",\n") + "    " + dumps(node))
+            inner = False
+            written += 1
+        out.write("\n  ]}" if not inner else "]}")
+    out.write("\n ]}\n" if not first else "]}\n")
+    return written
+
+
+def store_to_jsonld(store: Any) -> str:
+    """``write_store_jsonld`` into a string (for ``smqi export --format jsonld``)."""
+    import io
+
+    buffer = io.StringIO()
+    write_store_jsonld(store, buffer)
+    return buffer.getvalue()

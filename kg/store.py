@@ -19,7 +19,7 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -33,7 +33,7 @@ from kg.query import NamedQuery, QueryResult, load_query
 
 __all__ = [
     "parse_store_spec", "to_ox", "from_ox", "write_store", "write_nquads_store", "open_store",
-    "query_store", "query_endpoint", "http_opener",
+    "store_from_dataset", "graphs_of", "quads_by_subject", "union_by_subject", "query_store", "query_endpoint", "http_opener",
 ]
 
 SCHEME = "oxigraph:"
@@ -111,6 +111,62 @@ def write_store(dataset: Dataset, directory: Path) -> Path:
     """Write every graph of ``dataset`` (named graphs kept) into an Oxigraph store at ``directory``."""
     data = dataset.serialize(format="nquads", encoding="utf-8")
     return write_nquads_store([data], directory)
+
+
+def store_from_dataset(dataset: Dataset) -> ox.Store:
+    """A new in-memory Oxigraph store holding every quad of ``dataset``, named graphs kept.
+
+    For callers that still assemble an rdflib Dataset (``smqi report``, ``smqi export``) and then read
+    it as the build's store would be read. Oxigraph keeps literal values: an ``xsd:positiveInteger``
+    comes back as ``xsd:integer``, a double in its canonical form (``"1"^^xsd:double``)."""
+    store = ox.Store()
+    data = dataset.serialize(format="nquads", encoding="utf-8")
+    if data.strip():
+        store.bulk_load(data, ox.RdfFormat.N_QUADS)
+    return store
+
+
+def graphs_of(store: ox.Store) -> list:
+    """The default graph, then every named graph by name (IRIs, then blank nodes)."""
+    named = sorted(store.named_graphs(), key=lambda g: (isinstance(g, ox.BlankNode), g.value))
+    return [ox.DefaultGraph(), *named]
+
+
+def _sorted_subjects(store: ox.Store, pattern: str, graph=None) -> Iterator:
+    query = f"SELECT DISTINCT ?s {'?g ' if graph is not None else ''}WHERE {{ {pattern} }} ORDER BY ?s"
+    subs = {ox.Variable("g"): graph} if graph is not None else None
+    return (row[0] for row in store.query(query, substitutions=subs))
+
+
+def _quad_key(quad) -> tuple:
+    obj = quad.object
+    return (quad.predicate.value, type(obj).__name__, obj.value,
+            getattr(obj, "language", None) or "", str(getattr(obj, "datatype", "")))
+
+
+def quads_by_subject(store: ox.Store, graph) -> Iterator[tuple[object, list]]:
+    """(subject, its quads) for every subject of one graph of ``store``, subjects in SPARQL order
+    and each subject's quads by predicate and object: a stable order whatever the store's index
+    order, with memory for one subject's quads (and the sorted subject list Oxigraph keeps)."""
+    if isinstance(graph, ox.DefaultGraph):
+        subjects = _sorted_subjects(store, "?s ?p ?o")
+    else:
+        subjects = _sorted_subjects(store, "GRAPH ?g { ?s ?p ?o }", graph)
+    for subject in subjects:
+        quads = list(store.quads_for_pattern(subject, None, None, graph))
+        quads.sort(key=_quad_key)
+        yield subject, quads
+
+
+def union_by_subject(store: ox.Store) -> Iterator[tuple[object, list]]:
+    """(subject, its distinct triples) over every graph of ``store``: the union as one graph, each
+    triple once, in the order of ``quads_by_subject``."""
+    pattern = "{ ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } }"
+    for subject in _sorted_subjects(store, pattern):
+        unique = {}
+        for quad in store.quads_for_pattern(subject, None, None, None):
+            unique.setdefault(quad.triple, quad)
+        yield subject, [q.triple for q in sorted(unique.values(), key=_quad_key)]
 
 
 def open_store(directory: Path | str) -> ox.Store:
