@@ -71,7 +71,7 @@ def write_dataset_files(store: ox.Store, folder: Path, *, jsonld: bool = True) -
         with paths[0].open("wb") as handle:  # by graph and subject, so each subject is one block
             ox.serialize(_graph_quads(store), handle, ox.RdfFormat.TRIG, prefixes=prefixes)
         with paths[1].open("wb") as handle:
-            store.dump(handle, ox.RdfFormat.N_QUADS)
+            ox.serialize(_graph_quads(store), handle, ox.RdfFormat.N_QUADS)
         with paths[2].open("wb") as handle:
             ox.serialize(union_triples(store), handle, ox.RdfFormat.TURTLE, prefixes=prefixes)
         with paths[3].open("wb") as handle:
