@@ -178,7 +178,7 @@ def test_made_up_jsonld_shape() -> None:
     assert use["smqi:platform"] == "a literal" and use["reported_in"] == "kg:study/madeup2020"
     assert use["smqi:reportedIn"] == "not an IRI"
     study = nodes["kg:study/madeup2020"]
-    assert study["@type"] == [EX + "Other", "Study"]
+    assert study["@type"] == ["Study", EX + "Other"]
     assert study["year"] == "2020" and study["fabio:hasPublicationYear"] == "2020"
     assert study[EX + "score"] == [{"@type": "xsd:double", "@value": "0.5"}, {"@type": "xsd:double", "@value": "1"}]
     assert study[EX + "flag"] is True
