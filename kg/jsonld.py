@@ -275,49 +275,71 @@ def _unique_sorted(values: list[Any]) -> list[Any]:
     return [keyed[k] for k in sorted(keyed)]
 
 
-def _nodes(store: Any, graph: Any, compactor: Compactor):
-    """The node objects of one graph of ``store``, one per subject (kg.store.quads_by_subject)."""
-    from kg.store import quads_by_subject
+class JsonLdWriter:
+    """Writes a JSON-LD document of quads to a text stream, one node object per line.
 
-    for subject, quads in quads_by_subject(store, graph):
-        yield compactor.node(subject, [(q.predicate, q.object) for q in quads])
+    Call ``node`` with each subject's quads, graph by graph (the default graph first, then each named
+    graph: ``start_graph``), and ``close`` at the end. One top-level ``@graph`` holds the default
+    graph's nodes and one ``{"@id": graph, "@graph": [...]}`` object per named graph; the context is
+    referenced by ``CONTEXT_IRI``. Memory is one node, whatever the number of quads."""
+
+    def __init__(self, out: Any, context: dict[str, Any] | None = None):
+        self.out, self.compactor = out, Compactor(context if context is not None else local_context())
+        self.dumps = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
+        self.graph: Any = None
+        self.first_top = self.first_inner = True
+        self.nodes = 0
+        out.write('{"@context": ' + json.dumps(CONTEXT_IRI) + ',\n "@graph": [')
+
+    def _top(self, text: str) -> None:
+        self.out.write(("\n  " if self.first_top else ",\n  ") + text)
+        self.first_top = False
+
+    def _end_graph(self) -> None:
+        if self.graph is not None:
+            self.out.write("]}" if self.first_inner else "\n  ]}")
+            self.graph = None
+
+    def start_graph(self, graph: Any) -> None:
+        """Nodes from now on are in the named graph ``graph`` (a NamedNode or BlankNode)."""
+        self._end_graph()
+        self._top('{"@id": ' + self.dumps(self.compactor.node_ref(graph)) + ', "@graph": [')
+        self.graph, self.first_inner = graph, True
+
+    def node(self, subject: Any, quads: list) -> None:
+        """One subject's quads (of the current graph) as a node object."""
+        text = self.dumps(self.compactor.node(subject, [(q.predicate, q.object) for q in quads]))
+        if self.graph is None:
+            self._top(text)
+        else:
+            self.out.write(("\n    " if self.first_inner else ",\n    ") + text)
+            self.first_inner = False
+        self.nodes += 1
+
+    def close(self) -> int:
+        """End the document; returns the number of node objects written."""
+        self._end_graph()
+        self.out.write("]}\n" if self.first_top else "\n ]}\n")
+        return self.nodes
 
 
 def write_store_jsonld(store: Any, out: Any) -> int:
     """Write every quad of ``store`` (a pyoxigraph Store) to the text stream ``out`` as JSON-LD
-    compacted with the project context (referenced by ``CONTEXT_IRI``); returns the nodes written.
+    compacted with the project context (JsonLdWriter); returns the node objects written.
 
-    One top-level ``@graph`` holds one ``{"@id": graph, "@graph": [...]}`` object per named graph
-    (by graph IRI) and the default graph's nodes, if any. Nodes follow the store's index order, one
-    per line, so memory stays bounded by the largest node, whatever the size of the store. Datatypes
-    and languages are kept (see Compactor): expanding the document gives back the store's quads."""
+    Graphs and subjects come in the order of ``kg.store.quads_by_subject``. Datatypes and languages
+    are kept (see Compactor): expanding the document gives back the store's quads."""
     import pyoxigraph as ox
 
-    from kg.store import graphs_of
+    from kg.store import graphs_of, quads_by_subject
 
-    compactor = Compactor(local_context())
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
-    out.write('{"@context": ' + json.dumps(CONTEXT_IRI) + ',\n "@graph": [')
-    first, written = True, 0
-
-    def emit(text: str, indent: str) -> None:
-        nonlocal first
-        out.write(("\n" if first else ",\n") + indent + text)
-        first = False
-
-    for node in _nodes(store, ox.DefaultGraph(), compactor):
-        emit(dumps(node), "  ")
-        written += 1
-    for graph in graphs_of(store)[1:]:
-        emit("{\"@id\": " + dumps(compactor.node_ref(graph)) + ", \"@graph\": [", "  ")
-        inner = True
-        for node in _nodes(store, graph, compactor):
-            out.write(("\n" if inner else ",\n") + "    " + dumps(node))
-            inner = False
-            written += 1
-        out.write("\n  ]}" if not inner else "]}")
-    out.write("\n ]}\n" if not first else "]}\n")
-    return written
+    writer = JsonLdWriter(out)
+    for graph in graphs_of(store):
+        if not isinstance(graph, ox.DefaultGraph):
+            writer.start_graph(graph)
+        for subject, quads in quads_by_subject(store, graph):
+            writer.node(subject, quads)
+    return writer.close()
 
 
 def store_to_jsonld(store: Any) -> str:

@@ -14,16 +14,20 @@ values, so an ``xsd:positiveInteger`` of the sheets is written as the ``xsd:inte
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import pyoxigraph as ox
 
 from kg.dataset import PREFIXES
 from kg.errors import DataError
-from kg.store import graphs_of, quads_by_subject, union_by_subject
+from kg.jsonld import JsonLdWriter
+from kg.store import graphs_of, quads_by_subject
 
-__all__ = ["DATASET_FILES", "file_prefixes", "write_dataset_files", "union_triples", "write_jsonld"]
+__all__ = ["DATASET_FILES", "file_prefixes", "write_dataset_files", "shared_triples", "union_triples",
+           "write_jsonld"]
 
 DATASET_FILES = ("smqi.trig", "smqi.nq", "smqi.ttl", "smqi.nt", "smqi.jsonld")
 # kg.dataset.PREFIXES, then the other namespaces of the JSON-LD context (ontology/context.jsonld)
@@ -39,15 +43,47 @@ def file_prefixes() -> dict[str, str]:
     return {**PREFIXES, **{name: context[name] for name in _CONTEXT_PREFIXES if name not in PREFIXES}}
 
 
-def union_triples(store: ox.Store) -> Iterator[ox.Triple]:
-    """Every distinct triple of every graph of ``store``, once, grouped by subject (kg.store)."""
-    for _subject, triples in union_by_subject(store):
-        yield from triples
+def shared_triples(store: ox.Store) -> set:
+    """The triples found in more than one graph of ``store`` (usually none): the union files write
+    each of them once. One SPARQL join (an index lookup per quad), so linear."""
+    named = "SELECT DISTINCT ?s ?p ?o WHERE { GRAPH ?g { ?s ?p ?o } GRAPH ?h { ?s ?p ?o } FILTER (?g != ?h) }"
+    default = "SELECT DISTINCT ?s ?p ?o WHERE { ?s ?p ?o GRAPH ?g { ?s ?p ?o } }"
+    shared = set()
+    for query in (named, default):
+        shared.update(ox.Triple(r["s"], r["p"], r["o"]) for r in store.query(query))
+    return shared
 
 
-def _graph_quads(store: ox.Store) -> Iterator[ox.Quad]:
+def union_triples(store: ox.Store, shared: set | None = None, nt: BinaryIO | None = None) -> Iterator[ox.Triple]:
+    """Every distinct triple of every graph of ``store``, once (``shared``: ``shared_triples``),
+    graph by graph and subject by subject (kg.store.quads_by_subject). With ``nt``, each triple is
+    also written there as an N-Triples line."""
+    shared = shared_triples(store) if shared is None else shared
+    seen: set = set()
     for graph in graphs_of(store):
         for _subject, quads in quads_by_subject(store, graph):
+            for quad in quads:
+                triple = quad.triple
+                if shared and triple in shared:
+                    if triple in seen:
+                        continue
+                    seen.add(triple)
+                if nt is not None:
+                    nt.write(f"{triple} .\n".encode("utf-8"))
+                yield triple
+
+
+def _quads(store: ox.Store, nq: BinaryIO | None, jsonld: JsonLdWriter | None) -> Iterator[ox.Quad]:
+    """Every quad, graph by graph and subject by subject; also written to ``nq`` (N-Quads lines) and
+    ``jsonld`` on the way, so one pass over the store feeds three files."""
+    for graph in graphs_of(store):
+        if jsonld is not None and not isinstance(graph, ox.DefaultGraph):
+            jsonld.start_graph(graph)
+        for subject, quads in quads_by_subject(store, graph):
+            if nq is not None:
+                nq.write("".join(f"{quad} .\n" for quad in quads).encode("utf-8"))
+            if jsonld is not None:
+                jsonld.node(subject, quads)
             yield from quads
 
 
@@ -62,22 +98,26 @@ def write_jsonld(store: ox.Store, path: Path) -> Path:
 
 def write_dataset_files(store: ox.Store, folder: Path, *, jsonld: bool = True) -> list[Path]:
     """Write smqi.trig, smqi.nq, smqi.ttl, smqi.nt (and smqi.jsonld unless ``jsonld`` is False)
-    from ``store`` into ``folder``; returns the paths written, in that order."""
+    from ``store`` into ``folder``; returns the paths written, in that order.
+
+    Two passes over the store: the quads (TriG, N-Quads and JSON-LD together), then the union
+    (Turtle and N-Triples together), after one join that finds the triples in several graphs."""
     folder = Path(folder)
-    paths = [folder / name for name in DATASET_FILES[:4]]
+    names = DATASET_FILES if jsonld else DATASET_FILES[:4]
+    paths = [folder / name for name in names]
     prefixes = file_prefixes()
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        with paths[0].open("wb") as handle:  # by graph and subject, so each subject is one block
-            ox.serialize(_graph_quads(store), handle, ox.RdfFormat.TRIG, prefixes=prefixes)
-        with paths[1].open("wb") as handle:
-            ox.serialize(_graph_quads(store), handle, ox.RdfFormat.N_QUADS)
-        with paths[2].open("wb") as handle:
-            ox.serialize(union_triples(store), handle, ox.RdfFormat.TURTLE, prefixes=prefixes)
-        with paths[3].open("wb") as handle:
-            ox.serialize(union_triples(store), handle, ox.RdfFormat.N_TRIPLES)
-        if jsonld:
-            paths.append(write_jsonld(store, folder / "smqi.jsonld"))
+        with paths[0].open("wb") as trig, paths[1].open("wb") as nq, contextlib.ExitStack() as stack:
+            writer = None
+            if jsonld:
+                text = stack.enter_context((folder / "smqi.jsonld").open("w", encoding="utf-8", newline="\n"))
+                writer = JsonLdWriter(text)
+            ox.serialize(_quads(store, nq, writer), trig, ox.RdfFormat.TRIG, prefixes=prefixes)
+            if writer is not None:
+                writer.close()
+        with paths[2].open("wb") as ttl, paths[3].open("wb") as nt:
+            ox.serialize(union_triples(store, nt=nt), ttl, ox.RdfFormat.TURTLE, prefixes=prefixes)
     except OSError as exc:
         raise DataError(f"{folder}: cannot write the dataset files: {exc.strerror or exc}") from exc
     return paths

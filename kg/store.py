@@ -13,6 +13,7 @@ remote endpoint; values are never pasted into the query's own text.
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import tempfile
@@ -33,7 +34,7 @@ from kg.query import NamedQuery, QueryResult, load_query
 
 __all__ = [
     "parse_store_spec", "to_ox", "from_ox", "write_store", "write_nquads_store", "open_store",
-    "store_from_dataset", "graphs_of", "quads_by_subject", "union_by_subject", "query_store", "query_endpoint", "http_opener",
+    "store_from_dataset", "graphs_of", "quads_by_subject", "query_store", "query_endpoint", "http_opener",
 ]
 
 SCHEME = "oxigraph:"
@@ -132,41 +133,43 @@ def graphs_of(store: ox.Store) -> list:
     return [ox.DefaultGraph(), *named]
 
 
-def _sorted_subjects(store: ox.Store, pattern: str, graph=None) -> Iterator:
-    query = f"SELECT DISTINCT ?s {'?g ' if graph is not None else ''}WHERE {{ {pattern} }} ORDER BY ?s"
-    subs = {ox.Variable("g"): graph} if graph is not None else None
-    return (row[0] for row in store.query(query, substitutions=subs))
+SORT_LIMIT = 200_000  # quads of one graph sorted in memory; a larger graph streams in store order
 
 
 def _quad_key(quad) -> tuple:
-    obj = quad.object
-    return (quad.predicate.value, type(obj).__name__, obj.value,
-            getattr(obj, "language", None) or "", str(getattr(obj, "datatype", "")))
+    subject, obj = quad.subject, quad.object
+    return (isinstance(subject, ox.BlankNode), subject.value, quad.predicate.value, type(obj).__name__,
+            obj.value, getattr(obj, "language", None) or "", str(getattr(obj, "datatype", "")))
 
 
-def quads_by_subject(store: ox.Store, graph) -> Iterator[tuple[object, list]]:
-    """(subject, its quads) for every subject of one graph of ``store``, subjects in SPARQL order
-    and each subject's quads by predicate and object: a stable order whatever the store's index
-    order, with memory for one subject's quads (and the sorted subject list Oxigraph keeps)."""
-    if isinstance(graph, ox.DefaultGraph):
-        subjects = _sorted_subjects(store, "?s ?p ?o")
+def _runs(quads: Iterable) -> Iterator[tuple[object, list]]:
+    subject, group = None, []
+    for quad in quads:
+        if group and quad.subject != subject:
+            yield subject, group
+            group = []
+        subject = quad.subject
+        group.append(quad)
+    if group:
+        yield subject, group
+
+
+def quads_by_subject(store: ox.Store, graph, sort_limit: int | None = None) -> Iterator[tuple[object, list]]:
+    """(subject, its quads) for one graph of ``store``, in one pass over the graph's index.
+
+    A graph of at most ``sort_limit`` (default ``SORT_LIMIT``) quads is sorted (by subject, predicate, object: the same order
+    whatever order the quads were added in); a larger one streams in the store's own order, holding
+    at most ``sort_limit`` quads, and a subject's quads come together as long as the store keeps them
+    together (an on-disk store does: its index is by graph and subject; otherwise a subject may come
+    back in several runs, which every caller accepts)."""
+    sort_limit = SORT_LIMIT if sort_limit is None else sort_limit
+    quads = iter(store.quads_for_pattern(None, None, None, graph))
+    head = list(itertools.islice(quads, sort_limit + 1))
+    if len(head) <= sort_limit:
+        head.sort(key=_quad_key)
+        yield from _runs(head)
     else:
-        subjects = _sorted_subjects(store, "GRAPH ?g { ?s ?p ?o }", graph)
-    for subject in subjects:
-        quads = list(store.quads_for_pattern(subject, None, None, graph))
-        quads.sort(key=_quad_key)
-        yield subject, quads
-
-
-def union_by_subject(store: ox.Store) -> Iterator[tuple[object, list]]:
-    """(subject, its distinct triples) over every graph of ``store``: the union as one graph, each
-    triple once, in the order of ``quads_by_subject``."""
-    pattern = "{ ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } }"
-    for subject in _sorted_subjects(store, pattern):
-        unique = {}
-        for quad in store.quads_for_pattern(subject, None, None, None):
-            unique.setdefault(quad.triple, quad)
-        yield subject, [q.triple for q in sorted(unique.values(), key=_quad_key)]
+        yield from _runs(itertools.chain(head, quads))
 
 
 def open_store(directory: Path | str) -> ox.Store:
