@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,11 +73,10 @@ class _Node:
         return ";".join(sorted(self.values.get(str(predicate), ())))
 
     def add(self, row) -> None:
-        if row["field"] is None:
-            return
         value, notation = row["value"], row["notation"]
-        shown = notation.value if notation is not None and isinstance(value, ox.NamedNode) else value.value
-        self.values.setdefault(row["field"].value, set()).add(shown)
+        # keys and codebook keys repeat over every row: interned, a store of 100k studies holds each once
+        shown = sys.intern(notation.value) if notation is not None and isinstance(value, ox.NamedNode) else value.value
+        self.values.setdefault(sys.intern(row["field"].value), set()).add(shown)
 
 
 def _rows(store: ox.Store, name: str):
@@ -84,7 +84,7 @@ def _rows(store: ox.Store, name: str):
 
 
 def _read(store: ox.Store) -> tuple[list[tuple[str, _Node]], dict[str, _Node]]:
-    """(study id, study) pairs by id and node, and every use by IRI, from the two export queries."""
+    """(study id, study) pairs by id and node, and every use by IRI, from the export queries."""
     studies: dict[tuple[str, str], _Node] = {}
     by_iri: dict[str, list[_Node]] = {}
     for row in _rows(store, "export-study-values"):
@@ -95,14 +95,14 @@ def _read(store: ox.Store) -> tuple[list[tuple[str, _Node]], dict[str, _Node]]:
             by_iri.setdefault(key[1], []).append(node)
         node.add(row)
     uses: dict[str, _Node] = {}
-    for row in _rows(store, "export-use-values"):
+    for row in _rows(store, "export-study-uses"):
         iri = row["use"].value
-        use = uses.get(iri)
-        if use is None:
-            use = uses[iri] = _Node(iri)
-        use.add(row)
+        if iri not in uses:
+            uses[iri] = _Node(iri)
         for study in by_iri.get(row["study"].value, ()):
             study.uses.add(iri)
+    for row in _rows(store, "export-use-values"):
+        uses[row["use"].value].add(row)
     return [(sid, studies[(sid, iri)]) for sid, iri in sorted(studies)], uses
 
 
