@@ -100,7 +100,15 @@ def parse_into(graph: Graph, path: Path, fmt: str | None = None) -> Graph:
         if CONTEXT_IRI in contexts:
             text = json.dumps(substitute_context(doc))
     try:
-        graph.parse(data=text, format=fmt, publicID=path.resolve().as_uri())
+        if fmt == "json-ld" and not graph.context_aware:
+            # rdflib puts the triples of named graphs ("@graph" objects with an "@id", as in
+            # smqi.jsonld) nowhere in a plain Graph: read the document as a dataset, keep the union
+            dataset = Dataset()
+            dataset.parse(data=text, format=fmt, publicID=path.resolve().as_uri())
+            for s, p, o, _g in dataset.quads((None, None, None, None)):
+                graph.add((s, p, o))
+        else:
+            graph.parse(data=text, format=fmt, publicID=path.resolve().as_uri())
     except RecursionError:  # deeply nested collections or JSON
         raise DataError(f"{path}: not valid {fmt}: nested too deeply to read") from None
     except Exception as exc:  # rdflib raises many types (BadSyntax, SAXParseException, ValueError…)

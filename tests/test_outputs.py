@@ -230,3 +230,10 @@ def test_graphs_larger_than_the_sort_limit_stream_and_still_give_every_quad(tmp_
     assert set(ox.parse(path=str(folder / "smqi.nq"), format=ox.RdfFormat.N_QUADS)) == set(store)
     lines = (folder / "smqi.nt").read_text(encoding="utf-8").splitlines()
     assert len(lines) == len(set(lines)) == len({q.triple for q in store})
+
+
+def test_a_plain_graph_reads_the_union_of_the_jsonld_graphs(built) -> None:
+    """kg.rdfio.parse_into(Graph(), smqi.jsonld): every triple of every named graph, once."""
+    store, folder, _ = built
+    graph = parse_into(Graph(), folder / "smqi.jsonld")
+    assert len(graph) == len({q.triple for q in store}) > 6000
