@@ -13,6 +13,7 @@ import json
 from functools import lru_cache
 from typing import Any
 
+import pyoxigraph as ox
 from rdflib import Graph
 
 from kg import resources
@@ -184,16 +185,12 @@ class Compactor:
 
     def node_ref(self, term: Any) -> str:
         """The ``@id`` of a node: ``_:label`` for a blank node."""
-        import pyoxigraph as ox
-
         if isinstance(term, ox.BlankNode):
             return "_:" + term.value
         return self.iri(term.value)
 
     def value_object(self, term: Any) -> Any:
         """An object in expanded form (or a native JSON value that expands to the same literal)."""
-        import pyoxigraph as ox
-
         if isinstance(term, (ox.NamedNode, ox.BlankNode)):
             return {"@id": self.node_ref(term)}
         if term.language:
@@ -213,8 +210,6 @@ class Compactor:
 
     def _vocab_value(self, term: _Term, value: Any) -> str | None:
         """A ``@type: @vocab`` value as it reads back, or None when the term cannot hold it."""
-        import pyoxigraph as ox
-
         if not isinstance(value, ox.NamedNode):
             return None
         iri = value.value
@@ -228,8 +223,6 @@ class Compactor:
 
     def property_value(self, predicate: str, value: Any) -> tuple[str, Any, bool]:
         """(key, JSON value, always a list) for one predicate-object pair of a node."""
-        import pyoxigraph as ox
-
         for term in self.by_iri.get(predicate, ()):
             if term.coerce == "@id":
                 if isinstance(value, (ox.NamedNode, ox.BlankNode)):
@@ -247,8 +240,6 @@ class Compactor:
 
     def node(self, subject: Any, pairs: list[tuple[Any, Any]]) -> dict[str, Any]:
         """One node object: ``@id``, ``@type``, then its properties by key, values sorted."""
-        import pyoxigraph as ox
-
         types: list[str] = []
         props: dict[str, tuple[list[Any], bool]] = {}
         for predicate, value in pairs:
@@ -329,8 +320,6 @@ def write_store_jsonld(store: Any, out: Any) -> int:
 
     Graphs and subjects come in the order of ``kg.store.quads_by_subject``. Datatypes and languages
     are kept (see Compactor): expanding the document gives back the store's quads."""
-    import pyoxigraph as ox
-
     from kg.store import graphs_of, quads_by_subject
 
     writer = JsonLdWriter(out)
