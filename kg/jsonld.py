@@ -14,7 +14,6 @@ from functools import lru_cache
 from typing import Any
 
 import pyoxigraph as ox
-from rdflib import Graph
 
 from kg import resources
 
@@ -51,62 +50,6 @@ def substitute_context(node: Any) -> Any:
     if isinstance(node, list):
         return [substitute_context(item) for item in node]
     return node
-
-
-def _scoped_vocabs(context: dict) -> dict[str, str]:
-    """key -> the namespace its values are relative to (the coded fields)."""
-    return {
-        key: term["@context"]["@vocab"]
-        for key, term in context.items()
-        if isinstance(term, dict) and term.get("@type") == "@vocab" and "@vocab" in term.get("@context", {})
-    }
-
-
-def _expand_curie(value: str, context: dict) -> str:
-    prefix, sep, rest = value.partition(":")
-    if sep and isinstance(context.get(prefix), str) and not rest.startswith("//"):
-        return context[prefix] + rest
-    return value
-
-
-def _shorten(node: Any, vocabs: dict[str, str], context: dict) -> Any:
-    if isinstance(node, list):
-        return [_shorten(item, vocabs, context) for item in node]
-    if not isinstance(node, dict):
-        return node
-    out = {}
-    for key, value in node.items():
-        if key in vocabs:
-            base = vocabs[key]
-
-            def short(v: Any) -> Any:
-                if isinstance(v, str):
-                    full = _expand_curie(v, context)
-                    local = full[len(base):]
-                    # only when the key reads back as the same IRI (no ':' or '/' in it)
-                    if full.startswith(base) and local and not any(c in local for c in ":/#?"):
-                        return local
-                return v
-
-            out[key] = [short(v) for v in value] if isinstance(value, list) else short(value)
-        else:
-            out[key] = _shorten(value, vocabs, context)
-    return out
-
-
-def to_jsonld(graph: Graph) -> str:
-    """Compacted JSON-LD of ``graph`` under the project context, referenced by ``CONTEXT_IRI``.
-
-    Parsing the result with kg.rdfio gives back an isomorphic graph.
-    """
-    context = local_context()
-    text = graph.serialize(format="json-ld", context=context, auto_compact=True)
-    doc = json.loads(text)
-    body = {k: v for k, v in doc.items() if k != "@context"}
-    body = _shorten(body, _scoped_vocabs(context), context)
-    if "@graph" not in body:  # one node only: keep the shape every reader expects
-        body = {"@graph": [body]} if body else {"@graph": []}
-    return json.dumps({"@context": CONTEXT_IRI, **body}, indent=1, ensure_ascii=False) + "\n"
 
 
 # ---------------------------------------------------------------- JSON-LD of a whole store, streamed
