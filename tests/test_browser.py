@@ -32,9 +32,12 @@ from pathlib import Path
 import pytest
 
 from kg.publish import docs
+from kg.derive import network
 from kg.publish import report
 from kg.io import queries as kq
 from kg.io.dataset import assemble
+from kg.io.store import store_from_dataset
+from kg.derive.claims import check_claims
 from kg.derive.typology import derive
 
 # Under CI (.ci/run installs Chromium and the test extra) a missing tool fails instead of skipping.
@@ -129,7 +132,12 @@ def site(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("site")
     kg = assemble()
     derive(kg.dataset)
-    report.write_report(kg.dataset, root / "report")
+    report.write_report(store_from_dataset(kg.dataset), root / "report", claims=check_claims(kg.dataset),
+                        network_report=network.analyse(kg.dataset))
+    many = assemble(Path(__file__).parent / "report" / "many")  # made up: 8 studies in one cell
+    derive(many.dataset)
+    report.write_report(store_from_dataset(many.dataset), root / "many", claims=None,
+                        network_report=network.analyse(many.dataset), cell_studies=5, study_rows=3)
     docs.write_docs(root / "docs")
     (root / "control.html").write_text(
         '<!DOCTYPE html><html><head><link rel="icon" href="data:,"></head><body>'
@@ -230,3 +238,20 @@ def test_docs_render_without_errors_and_link_back(site, page: Page) -> None:
     counts = page.evaluate("[document.querySelectorAll('.term').length, "
                            "document.querySelectorAll('tr[data-concept]').length]")
     assert counts[0] > 40 and counts[1] > 300
+
+
+def test_a_shortened_cell_opens_in_place(site, page: Page) -> None:
+    base, _ = site
+    page.errors.clear()
+    page.failed.clear()
+    page.load(f"{base}/many/index.html")
+    assert page.errors == [] and page.failed == []
+    cell = '#gap-map-table td[data-platform="facebook"][data-activity="consultation"] .ids'
+    before = page.evaluate(f"document.querySelector('{cell}').textContent.trim()")
+    assert before.split()[:5] == ["manyalpha2020", "manybravo2020", "manycharlie2020", "manydelta2020",
+                                  "manyecho2020"] and before.endswith("+ 3 more")
+    assert page.evaluate(f"(document.querySelector('{cell} a.more').click(), true)")
+    after = page.evaluate(f"document.querySelector('{cell}').textContent")
+    assert after.split() == [f"many{n}2020" for n in ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot",
+                                                      "golf", "hotel")]
+    assert page.errors == []

@@ -1,6 +1,8 @@
 """`smqi export` (issue #4): JSON-LD with the project context, flat CSV, ORKG comparison CSV.
 
-The round trip and the CSV row counts run on the real data (read only).
+The round trip and the CSV rows run on the real data (read only); the CSVs are read from an Oxigraph
+store by SPARQL, and their bytes are checked against rows recomputed from data/*.csv with the csv
+module (model_of_use from kg.derive.typology.derive with rdflib).
 """
 
 from __future__ import annotations
@@ -11,14 +13,16 @@ import json
 from pathlib import Path
 
 import pytest
-from rdflib import Graph
+from rdflib import XSD, BNode, Dataset, Graph, Literal
 from rdflib.compare import isomorphic
 
 from kg.model import resources
 from kg.cli import main
 from kg.publish.export import ORKG_COLUMNS, export
 from kg.io.jsonld import CONTEXT_IRI, local_context
+from kg.model.namespaces import G_DERIVED, G_EVIDENCE, G_ONTOLOGY, use_iri
 from kg.io.rdf import parse_into
+from kg.io.store import from_ox
 
 
 def sheet(name: str) -> list[dict[str, str]]:
@@ -27,36 +31,66 @@ def sheet(name: str) -> list[dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
+def assembled():
+    """The shipped data assembled with rdflib, typology derived, and the same graph in a store."""
+    from kg.io.dataset import assemble
+    from kg.io.store import store_from_dataset
+    from kg.derive.typology import derive
+
+    kg = assemble()
+    derivation = derive(kg.dataset)
+    return kg.dataset, derivation, store_from_dataset(kg.dataset)
+
+
+@pytest.fixture(scope="module")
 def jsonld_text() -> str:
     return export("jsonld")
 
 
-def test_turtle_jsonld_turtle_round_trip_is_isomorphic(jsonld_text: str, tmp_path: Path) -> None:
-    from kg.io.dataset import assemble
-    from kg.derive.typology import derive
+def store_quads(store) -> set:
+    return {(from_ox(q.subject), from_ox(q.predicate), from_ox(q.object), from_ox(q.graph_name)) for q in store}
 
-    kg = assemble()
-    derive(kg.dataset)
-    union = Graph()
-    for triple in kg.dataset.triples((None, None, None)):
-        union.add(triple)
-    turtle = Graph().parse(data=union.serialize(format="turtle"), format="turtle")
+
+def ontology_graph(quads: set) -> Graph:
+    graph = Graph()
+    for s, p, o, g in quads:
+        if g == G_ONTOLOGY:
+            graph.add((s, p, o))
+    return graph
+
+
+def test_jsonld_expands_to_the_store_quads(jsonld_text: str, assembled, tmp_path: Path) -> None:
+    """Read back with rdflib's JSON-LD parser (the shipped context substituted; PyLD is not in the
+    environment): the same quads, named graphs and datatypes included (no blank node in these graphs
+    but the ontology's lists, compared by isomorphism)."""
+    _dataset, _derivation, store = assembled
     (tmp_path / "smqi.jsonld").write_text(jsonld_text, encoding="utf-8")
-    back = parse_into(Graph(), tmp_path / "smqi.jsonld")
-    again = Graph().parse(data=back.serialize(format="turtle"), format="turtle")
-    assert len(turtle) > 5000
-    assert isomorphic(turtle, again)
+    back = parse_into(Dataset(), tmp_path / "smqi.jsonld")
+    got = {(s, p, o, g) for s, p, o, g in back.quads()}
+    want = store_quads(store)
+    assert len(want) > 5000 and len(got) == len(want)
+    plain = lambda quads: {q for q in quads if not any(isinstance(t, BNode) for t in q)}  # noqa: E731
+    assert plain(got) == plain(want)
+    assert isomorphic(ontology_graph(got), ontology_graph(want))
+    doubles = [q for q in got if isinstance(q[2], Literal) and q[2].datatype == XSD.double]
+    assert len(doubles) == 12  # the SSSOM confidences, 1.0 among them
+    assert {q[3] for q in got} == {from_ox(g) for g in store.named_graphs()}
 
 
 def test_jsonld_uses_short_keys_and_codebook_values(jsonld_text: str) -> None:
     doc = json.loads(jsonld_text)
     assert doc["@context"] == CONTEXT_IRI  # referenced, substituted locally when read
-    uses = [n for n in doc["@graph"] if n.get("@type") == "SocialMediaUse"]
+    graphs = {g["@id"]: g["@graph"] for g in doc["@graph"]}
+    assert str(G_EVIDENCE) in graphs and str(G_DERIVED) in graphs
+    uses = [n for n in graphs[str(G_EVIDENCE)] if n.get("@type") == "SocialMediaUse"]
     assert len(uses) == 72
     ahne = next(n for n in uses if n["@id"].endswith("/ahne2020-1"))
     assert ahne["platforms"] == ["twitter"] and ahne["host"] == "third-party-platform"
-    assert ahne["model_of_use"] == "listening"
-    evidence = [n for n in doc["@graph"] if n.get("@type") in ("Study", "SocialMediaUse")]
+    assert ahne["reported_in"] == "kg:study/ahne2020"
+    assert ahne["use_no"] == "1"  # xsd:integer, the type of the context term
+    model = next(n for n in graphs[str(G_DERIVED)] if n["@id"] == ahne["@id"])
+    assert model == {"@id": ahne["@id"], "model_of_use": "listening"}
+    evidence = [n for n in graphs[str(G_EVIDENCE)] if n.get("@type") in ("Study", "SocialMediaUse")]
     assert not any(k.startswith("http") for n in evidence for k in n)
 
 
@@ -103,3 +137,63 @@ def test_orkg_csv_one_row_per_study(tmp_path: Path) -> None:
         platforms.setdefault(use["study_id"], set()).update(use["platforms"].split(";"))
     wu = next(s for s in studies if s["study_id"] == "ahne2020")
     assert by_title[wu["title"]]["platform"] == ";".join(sorted(platforms["ahne2020"]))
+
+
+LISTS = {"countries", "source_url", "platforms", "user_populations", "qi_activities", "qi_stages"}
+
+
+def _joined(column: str, value: str) -> str:
+    return ";".join(sorted(set(value.split(";")))) if column in LISTS and value else value
+
+
+def test_csv_bytes_equal_the_sheets(assembled) -> None:
+    from kg.io.sheets import STUDY_COLUMNS, USE_COLUMNS
+
+    _dataset, derivation, _store = assembled
+    studies = {s["study_id"]: s for s in sheet("studies.csv")}
+    uses = sorted(sheet("uses.csv"), key=lambda u: (u["study_id"], int(u["use_no"])))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([*STUDY_COLUMNS, *USE_COLUMNS[1:], "model_of_use"])
+    for use in uses:
+        study = studies[use["study_id"]]
+        writer.writerow([*(_joined(c, study[c]) for c in STUDY_COLUMNS), *(_joined(c, use[c]) for c in USE_COLUMNS[1:]),
+                         derivation.assignments[use_iri(use["study_id"], use["use_no"])]])
+    assert export("csv") == buffer.getvalue()
+
+
+def test_orkg_csv_bytes_equal_the_sheets(assembled) -> None:
+    _dataset, derivation, _store = assembled
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(ORKG_COLUMNS)
+    uses: dict[str, list[dict[str, str]]] = {}
+    for use in sheet("uses.csv"):
+        use["model_of_use"] = derivation.assignments[use_iri(use["study_id"], use["use_no"])]
+        uses.setdefault(use["study_id"], []).append(use)
+    dimension = {"platform": "platforms", "communication_model": "communication_model", "host": "host",
+                 "user_population": "user_populations", "qi_activity": "qi_activities", "qi_stage": "qi_stages",
+                 "model_of_use": "model_of_use"}
+    for study in sorted(sheet("studies.csv"), key=lambda s: s["study_id"]):
+        row = [study["title"], study["authors"], study["year"], study["doi"]]
+        for column, field in dimension.items():
+            row.append(";".join(sorted({k for u in uses[study["study_id"]] for k in u[field].split(";") if k})))
+        row += ["" if study["countries"] == "XX" else _joined("countries", study["countries"]), study["design"]]
+        writer.writerow(row)
+    assert export("orkg-csv") == buffer.getvalue()
+
+
+def test_export_reads_a_given_store(assembled) -> None:
+    """With the build's store, export reads it and assembles nothing (a made-up one-study store)."""
+    import pyoxigraph as ox
+
+    sid = "https://w3id.org/smqi/kg/study/madeup2020"
+    store = ox.Store()
+    store.add(ox.Quad(ox.NamedNode(sid), ox.NamedNode("https://w3id.org/smqi/ontology#studyId"),
+                      ox.Literal("madeup2020"), ox.NamedNode(str(G_EVIDENCE))))
+    lines = export("orkg-csv", store=store).splitlines()
+    assert lines == [",".join(ORKG_COLUMNS), ",,,,,,,,,,,,"]
+    assert export("csv", store=store).splitlines()[1:] == []  # a study without uses has no row
+    doc = json.loads(export("jsonld", store=store))
+    assert doc["@graph"] == [{"@id": str(G_EVIDENCE), "@graph": [{"@id": "kg:study/madeup2020",
+                                                                  "study_id": "madeup2020"}]}]

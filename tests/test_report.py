@@ -1,13 +1,18 @@
 """The HTML evidence report: its numbers are the named queries' results, it escapes what it shows,
 and it builds with zero, one and all studies.
 
-The oracle for the numbers is kg.io.queries.run_query on the same dataset (the report must show exactly
-what the queries say); the CSV-based oracle for the queries themselves is in test_build.py.
-Fixtures under tests/report/ are made up (see tests/report/README.md).
+The report reads an Oxigraph store (kg.io.store.store_from_dataset of the assembled graph, as the build
+will hand it over); the oracle for the numbers is kg.io.queries.run_query with rdflib on the same dataset
+(the report must show exactly what the queries say); the CSV-based oracle for the queries themselves
+is in test_build.py. Fixtures under tests/report/ are made up (see tests/report/README.md); the large
+report is checked on tests/report/many/ with small limits and on synthetic sheets from
+benchmarks/generate.py (made up, labelled SYNTHETIC) at the default limits.
 """
 
 from __future__ import annotations
 
+import csv
+import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,10 +23,12 @@ from rdflib import Graph
 
 from htmltree import Element, parse
 from kg.publish import figures
+from kg.derive import network
 from kg.publish import report
 from kg.io import queries as kq
 from kg.cli import main
 from kg.io.dataset import assemble
+from kg.io.store import store_from_dataset
 from kg.derive.typology import derive
 
 HERE = Path(__file__).parent / "report"
@@ -33,11 +40,18 @@ def derived(data: Path | None = None) -> Graph:
     return kg.dataset
 
 
+def write(data: Path | None, out: Path, **options) -> Path:
+    """The report of ``data`` written from a store, with the network analysis of the same graph."""
+    dataset = derived(data)
+    return report.write_report(store_from_dataset(dataset), out, network_report=network.analyse(dataset),
+                               **options)
+
+
 @pytest.fixture(scope="module")
 def real(tmp_path_factory: pytest.TempPathFactory) -> tuple[Graph, Path, Element]:
     dataset = derived()
     out = tmp_path_factory.mktemp("report") / "report"
-    report.write_report(dataset, out, claims=None)
+    report.write_report(store_from_dataset(dataset), out, claims=None, network_report=network.analyse(dataset))
     return dataset, out, parse((out / "index.html").read_text(encoding="utf-8"))
 
 
@@ -47,7 +61,10 @@ def rows(dataset: Graph, name: str) -> list[dict[str, str]]:
 
 
 def concept_keys(dataset: Graph, scheme: str) -> set[str]:
-    return {c.key for c in report._concepts(dataset, scheme)}
+    from kg.model.namespaces import scheme_iri
+
+    query = "SELECT DISTINCT ?n WHERE { ?c skos:inScheme ?s ; skos:notation ?n }"
+    return {str(r[0]) for r in dataset.query(query, initBindings={"s": scheme_iri(scheme)})}
 
 
 # ---------------------------------------------------------------- numbers equal the queries
@@ -177,17 +194,9 @@ def test_claims_section_shows_verdicts_and_numbers() -> None:
     assert "Claims are not available" not in html
 
 
-def test_claims_unavailable_when_kg_review_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "kg.derive.claims", None)  # the import then fails as for a missing module
-    assert report.load_claims(Graph()) is None
+def test_claims_unavailable_are_said_so() -> None:
     html = report.render(report.ReportData(), None)
     assert parse(html).find("p", id="claims-unavailable").text == "Claims are not available in this build."
-
-
-def test_claims_come_from_kg_review_when_present(monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = SimpleNamespace(check_claims=lambda ds: [FakeVerdict("X", "s", "supported")])
-    monkeypatch.setitem(sys.modules, "kg.derive.claims", fake)
-    assert [c.claim_id for c in report.load_claims(Graph())] == ["X"]
 
 
 # ---------------------------------------------------------------- hostile, one, zero
@@ -195,7 +204,7 @@ def test_claims_come_from_kg_review_when_present(monkeypatch: pytest.MonkeyPatch
 
 def test_hostile_titles_are_escaped(tmp_path: Path) -> None:
     out = tmp_path / "r"
-    report.write_report(derived(HERE / "hostile"), out, claims=None)
+    write(HERE / "hostile", out, claims=None)
     text = (out / "index.html").read_text(encoding="utf-8")
     assert "<script>" not in text and "<img src=x" not in text and "<b>" not in text
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in text
@@ -212,7 +221,7 @@ def test_hostile_titles_are_escaped(tmp_path: Path) -> None:
 
 def test_report_with_one_study(tmp_path: Path) -> None:
     out = tmp_path / "r"
-    report.write_report(derived(HERE / "one"), out, claims=[])
+    write(HERE / "one", out, claims=[])
     tree = parse((out / "index.html").read_text(encoding="utf-8"))
     assert [tr.attrs["data-study"] for tr in tree.find_all("tr", data_study=True)] == ["onlyone2021"]
     filled = [c for c in tree.find_all("td", data_platform=True) if c.attrs["data-count"] != "0"]
@@ -224,7 +233,7 @@ def test_report_with_one_study(tmp_path: Path) -> None:
 
 def test_report_with_zero_studies(tmp_path: Path) -> None:
     out = tmp_path / "r"
-    report.write_report(derived(HERE / "empty"), out, claims=None)
+    write(HERE / "empty", out, claims=None)
     tree = parse((out / "index.html").read_text(encoding="utf-8"))
     assert tree.find("span", data_count="studies").text == "0"
     cells = tree.find_all("td", data_platform=True)
@@ -237,10 +246,10 @@ def test_report_with_zero_studies(tmp_path: Path) -> None:
 
 
 def test_figures_are_reproducible(tmp_path: Path) -> None:
-    dataset = derived(HERE / "hostile")
     for run in ("a", "b"):
-        report.write_report(dataset, tmp_path / run, claims=None)
-    for name in ("index.html", *(f"figures/{f}" for f in report.FIGURES)):
+        write(HERE / "hostile", tmp_path / run, claims=None)
+    for name in ("index.html", *(f"figures/{f}" for f in report.FIGURES),
+                 *(f"data/{f}" for f in report.DATA_FILES)):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     svg = (tmp_path / "a" / "figures" / "typology.svg").read_text(encoding="utf-8")
     assert "<dc:date>" not in svg
@@ -253,7 +262,8 @@ def test_report_command(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "rep"
     assert main(["report", "--data", str(HERE / "one"), "--out", str(out)]) == 0
     assert f"Wrote {out / 'index.html'}" in capsys.readouterr().out
-    assert sorted(p.name for p in out.iterdir()) == ["figures", "index.html", "report.css"]
+    assert sorted(p.name for p in out.iterdir()) == ["data", "figures", "index.html", "report.css"]
+    assert sorted(p.name for p in (out / "data").iterdir()) == sorted(report.DATA_FILES)
     before = (out / "index.html").read_bytes()
     assert main(["report", "--data", str(tmp_path / "missing"), "--out", str(out)]) == 2
     err = capsys.readouterr().err
@@ -268,3 +278,116 @@ def test_report_help_documents_exit_codes(capsys: pytest.CaptureFixture) -> None
         assert info.value.code == 0
         out = capsys.readouterr().out
         assert "exit codes:" in out and "  2  usage error" in out
+
+
+# ---------------------------------------------------------------- a large report: bounded page, full data files
+
+
+def _cell(tree: Element, platform: str, activity: str) -> Element:
+    return next(c for c in tree.find("table", id="gap-map-table").find_all("td", data_platform=True)
+                if (c.attrs["data-platform"], c.attrs["data-activity"]) == (platform, activity))
+
+
+MANY = [f"many{n}2020" for n in ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel")]
+
+
+def test_a_report_within_the_limits_lists_everything(tmp_path: Path) -> None:
+    write(HERE / "many", tmp_path / "r", claims=None)  # 8 studies, default limits (200)
+    text = (tmp_path / "r" / "index.html").read_text(encoding="utf-8")
+    tree = parse(text)
+    assert [a.text for a in _cell(tree, "facebook", "consultation").find_all("a")] == MANY
+    assert len(tree.find_all("tr", data_study=True)) == 8
+    assert "<script" not in text and "gap-map-note" not in text and "study-table-note" not in text
+
+
+def test_a_report_over_the_limits_shows_counts_first_ids_and_points_to_the_data(tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    write(HERE / "many", out, claims=None, cell_studies=5, study_rows=3)  # 8 studies > 3: shortened
+    text = (out / "index.html").read_text(encoding="utf-8")
+    tree = parse(text)
+    cell = _cell(tree, "facebook", "consultation")
+    assert cell.attrs["data-count"] == "8" and cell.find("span", **{"class": "n"}).text == "8"
+    ids = cell.find("span", **{"class": "ids"})
+    # the first five by id: links for the three studies in the (shortened) table, text for the others
+    assert [a.text for a in ids.find_all("a") if "more" not in a.attrs.get("class", "")] == MANY[:3]
+    assert [s.text for s in ids.find_all("span", **{"class": "id"})] == MANY[3:5]
+    more = ids.find("a", **{"class": "more"})
+    assert more.text == "+ 3 more" and more.attrs["href"] == "data/gap-map-studies.csv"
+    assert more.attrs["data-cell"] == "facebook|consultation"
+    twitter = _cell(tree, "twitter", "consultation")  # one study: listed whole, no "more"
+    assert twitter.find("span", **{"class": "ids"}).text.split() == ["manyhotel2020"]
+    assert twitter.find_all("a", **{"class": "more"}) == []
+    assert [tr.attrs["data-study"] for tr in tree.find_all("tr", data_study=True)] == MANY[:3]
+    assert tree.find("span", data_count="study-rows").text == "3"
+    note = tree.find("p", id="study-table-note").text
+    assert "first 3 of 8 studies" in " ".join(note.split()) and "data/studies.csv" in text
+    assert tree.find("p", id="gap-map-note")
+    # the full lists of the shortened cells, embedded for the page opened from disk
+    block = tree.find("script", id="gap-map-data")
+    assert block.attrs["type"] == "application/json"
+    assert json.loads(block.text) == {"cells": {"facebook|consultation": MANY}}
+    # and every list, in full, in data/
+    with (out / "data" / "gap-map-studies.csv").open(newline="", encoding="utf-8") as handle:
+        assert list(csv.reader(handle)) == [["platform", "activity", "study_id"],
+                                            *(["facebook", "consultation", s] for s in MANY),
+                                            ["twitter", "consultation", "manyhotel2020"]]
+    cells = json.loads((out / "data" / "gap-map-studies.json").read_text(encoding="utf-8"))["cells"]
+    assert cells == [{"platform": "facebook", "activity": "consultation", "studies": 8, "study_ids": MANY},
+                     {"platform": "twitter", "activity": "consultation", "studies": 1,
+                      "study_ids": ["manyhotel2020"]}]
+    with (out / "data" / "studies.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["id"] for r in rows] == MANY and rows[0]["models"] == "consultation"
+    assert rows[0]["title"] == "Made-up study alpha of a crowded cell" and rows[0]["doi"] == "10.9999/made-up.many1"
+    studies = json.loads((out / "data" / "studies.json").read_text(encoding="utf-8"))
+    assert [s["id"] for s in studies] == MANY and studies[7]["models"] == ["consultation"]
+
+
+def test_the_embedded_lists_cannot_end_the_script_block() -> None:
+    data = report.ReportData(studies=2, platforms=[(report.Concept("p", "P"), 2)],
+                             activities=[(report.Concept("a", "A"), 2)], gap_counts={("p", "a"): 2},
+                             gap_studies={("p", "a"): ["x</script><b>", "y&z"]})
+    html = report.render(data, None, cell_studies=1, study_rows=1)
+    block = html.split('<script type="application/json" id="gap-map-data">', 1)[1].split("</script>", 1)[0]
+    assert json.loads(block) == {"cells": {"p|a": ["x</script><b>", "y&z"]}}
+    assert "<" not in block and "&" not in block
+
+
+def test_report_at_the_default_limits_on_a_synthetic_store(tmp_path: Path) -> None:
+    """250 synthetic studies (benchmarks/generate.py) run through the pipeline into a store."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks.generate import generate
+    from kg.publish.build import run_pipeline
+    from kg.io.store import query_store
+
+    generate(250, tmp_path / "sheets", seed=3)
+    store = run_pipeline(tmp_path / "sheets").store
+    out = tmp_path / "r"
+    report.write_report(store, out, claims=None)
+    tree = parse((out / "index.html").read_text(encoding="utf-8"))
+    assert tree.find("span", data_count="studies").text == "250"
+    assert len(tree.find_all("tr", data_study=True)) == report.STUDY_ROWS == 200
+    expected = {(str(r[0]), str(r[1])): int(r[2]) for r in query_store(store, "platform-by-activity").rows}
+    listed: dict[tuple[str, str], list[str]] = {}
+    for r in query_store(store, "gap-map-studies").rows:
+        listed.setdefault((str(r[0]), str(r[1])), []).append(str(r[2]))
+    cells = tree.find("table", id="gap-map-table").find_all("td", data_platform=True)
+    crowded = 0
+    for cell in cells:
+        key = (cell.attrs["data-platform"], cell.attrs["data-activity"])
+        assert int(cell.attrs["data-count"]) == expected.get(key, 0), key
+        if key not in expected:
+            continue
+        ids = cell.find("span", **{"class": "ids"})
+        shown = [e.text for e in ids.find_all("a") + ids.find_all("span", **{"class": "id"})
+                 if "more" not in e.attrs.get("class", "")]
+        assert sorted(shown) == listed[key][:report.CELL_STUDIES], key
+        more = [a.text for a in ids.find_all("a", **{"class": "more"})]
+        if expected[key] > report.CELL_STUDIES:
+            crowded += 1
+            assert more == [f"+ {expected[key] - report.CELL_STUDIES} more"], key
+        else:
+            assert more == [], key
+    assert crowded > 5  # the synthetic data does crowd cells
+    with (out / "data" / "studies.csv").open(newline="", encoding="utf-8") as handle:
+        assert len(list(csv.DictReader(handle))) == 250

@@ -12,9 +12,7 @@ from kg.cli.common import add_store_options, source_store
 def run(args: argparse.Namespace) -> int:
     from kg.publish.export import export
 
-    from kg.io.store import dataset_of
-
-    text = export(args.format, dataset=dataset_of(source_store(args)))
+    text = export(args.format, store=source_store(args))
     if args.out:
         from kg.io.atomic import write_files
 

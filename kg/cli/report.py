@@ -9,12 +9,16 @@ from kg.cli.common import add_store_options, source_store
 
 
 def run(args: argparse.Namespace) -> int:
+    from kg.derive import network
+    from kg.derive.claims import check_claims
     from kg.io.atomic import write_folder
     from kg.io.store import dataset_of
     from kg.publish.report import write_report
 
-    dataset = dataset_of(source_store(args))
-    write_folder(Path(args.out), lambda tmp: write_report(dataset, tmp))
+    store = source_store(args)
+    dataset = dataset_of(store)  # claims and network read rdflib
+    claims, analysis = check_claims(dataset), network.analyse(dataset)
+    write_folder(Path(args.out), lambda tmp: write_report(store, tmp, claims=claims, network_report=analysis))
     index = Path(args.out) / "index.html"
     print(f"Wrote {index} (open it in a browser; it needs no network)")
     return 0

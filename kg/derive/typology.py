@@ -235,13 +235,6 @@ def classify(graph: Graph) -> dict[URIRef, str]:
 # ---------------------------------------------------------------- derive
 
 
-def _store_of(dataset: Dataset) -> ox.Store:
-    """An in-memory Oxigraph copy of an rdflib Dataset (for callers that still hold one)."""
-    store = ox.Store()
-    store.bulk_load(dataset.serialize(format="nquads", encoding="utf-8"), ox.RdfFormat.N_QUADS)
-    return store
-
-
 def rules_graph(store: ox.Store) -> Graph:
     """The typology's models with their rules, and every concept's ``skos:notation``, as a small rdflib
     graph read from ``store`` (what ``read_models`` and ``explain`` need)."""
@@ -336,7 +329,9 @@ def derive(source: ox.Store | Dataset) -> Derivation:
         derive_on_store(source, models)
         return read_derivation(source, models)
     dataset = getattr(source, "dataset", source)
-    store = _store_of(dataset)
+    from kg.io.store import store_from_dataset
+
+    store = store_from_dataset(dataset)
     models = read_models(rules_graph(store))
     derive_on_store(store, models)
     derivation = read_derivation(store, models)

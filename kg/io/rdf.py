@@ -111,15 +111,26 @@ def parse_into(graph: Graph, path: Path, fmt: str | None = None, *, as_written: 
         if CONTEXT_IRI in contexts:
             text = json.dumps(substitute_context(doc))
     try:
+        def read(target, text=text) -> None:
+            if fmt == "json-ld" and not target.context_aware:
+                # rdflib puts the triples of named graphs ("@graph" objects with an "@id", as in
+                # smqi.jsonld) nowhere in a plain Graph: read the document as a dataset, keep the union
+                dataset = Dataset()
+                dataset.parse(data=text, format=fmt, publicID=path.resolve().as_uri())
+                for s, p, o, _g in dataset.quads((None, None, None, None)):
+                    target.add((s, p, o))
+            else:
+                target.parse(data=text, format=fmt, publicID=path.resolve().as_uri())
+
         if as_written:
             with _AS_WRITTEN:  # rdflib reads one module-wide switch
                 normalize, rdflib.NORMALIZE_LITERALS = rdflib.NORMALIZE_LITERALS, False
                 try:
-                    graph.parse(data=text, format=fmt, publicID=path.resolve().as_uri())
+                    read(graph)
                 finally:
                     rdflib.NORMALIZE_LITERALS = normalize
         else:
-            graph.parse(data=text, format=fmt, publicID=path.resolve().as_uri())
+            read(graph)
     except RecursionError:  # deeply nested collections or JSON
         raise DataError(f"{path}: not valid {fmt}: nested too deeply to read") from None
     except Exception as exc:  # rdflib raises many types (BadSyntax, SAXParseException, ValueError…)

@@ -13,13 +13,14 @@ remote endpoint; values are never pasted into the query's own text.
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -33,7 +34,8 @@ from kg.io.queries import NamedQuery, QueryResult, load_query
 
 __all__ = [
     "parse_store_spec", "to_ox", "from_ox", "write_store", "write_nquads_store", "open_store",
-    "query_store", "query_endpoint", "http_opener", "dataset_of", "swap_in",
+    "store_from_dataset", "graphs_of", "quads_by_subject", "query_store", "query_endpoint", "http_opener",
+    "dataset_of", "swap_in",
 ]
 
 SCHEME = "oxigraph:"
@@ -111,6 +113,64 @@ def write_store(dataset: Dataset, directory: Path) -> Path:
     """Write every graph of ``dataset`` (named graphs kept) into an Oxigraph store at ``directory``."""
     data = dataset.serialize(format="nquads", encoding="utf-8")
     return write_nquads_store([data], directory)
+
+
+def store_from_dataset(dataset: Dataset) -> ox.Store:
+    """A new in-memory Oxigraph store holding every quad of ``dataset``, named graphs kept.
+
+    For callers that still assemble an rdflib Dataset (``smqi report``, ``smqi export``) and then read
+    it as the build's store would be read. Oxigraph keeps literal values: an ``xsd:positiveInteger``
+    comes back as ``xsd:integer``, a double in its canonical form (``"1"^^xsd:double``)."""
+    store = ox.Store()
+    data = dataset.serialize(format="nquads", encoding="utf-8")
+    if data.strip():
+        store.bulk_load(data, ox.RdfFormat.N_QUADS)
+    return store
+
+
+def graphs_of(store: ox.Store) -> list:
+    """The default graph, then every named graph by name (IRIs, then blank nodes)."""
+    named = sorted(store.named_graphs(), key=lambda g: (isinstance(g, ox.BlankNode), g.value))
+    return [ox.DefaultGraph(), *named]
+
+
+SORT_LIMIT = 200_000  # quads of one graph sorted in memory; a larger graph streams in store order
+
+
+def _quad_key(quad) -> tuple:
+    subject, obj = quad.subject, quad.object
+    return (isinstance(subject, ox.BlankNode), subject.value, quad.predicate.value, type(obj).__name__,
+            obj.value, getattr(obj, "language", None) or "", str(getattr(obj, "datatype", "")))
+
+
+def _runs(quads: Iterable) -> Iterator[tuple[object, list]]:
+    subject, group = None, []
+    for quad in quads:
+        if group and quad.subject != subject:
+            yield subject, group
+            group = []
+        subject = quad.subject
+        group.append(quad)
+    if group:
+        yield subject, group
+
+
+def quads_by_subject(store: ox.Store, graph, sort_limit: int | None = None) -> Iterator[tuple[object, list]]:
+    """(subject, its quads) for one graph of ``store``, in one pass over the graph's index.
+
+    A graph of at most ``sort_limit`` (default ``SORT_LIMIT``) quads is sorted (by subject, predicate, object: the same order
+    whatever order the quads were added in); a larger one streams in the store's own order, holding
+    at most ``sort_limit`` quads, and a subject's quads come together as long as the store keeps them
+    together (an on-disk store does: its index is by graph and subject; otherwise a subject may come
+    back in several runs, which every caller accepts)."""
+    sort_limit = SORT_LIMIT if sort_limit is None else sort_limit
+    quads = iter(store.quads_for_pattern(None, None, None, graph))
+    head = list(itertools.islice(quads, sort_limit + 1))
+    if len(head) <= sort_limit:
+        head.sort(key=_quad_key)
+        yield from _runs(head)
+    else:
+        yield from _runs(itertools.chain(head, quads))
 
 
 def open_store(directory: Path | str) -> ox.Store:

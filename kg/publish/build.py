@@ -366,18 +366,6 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def _write_dataset_files(store: ox.Store, folder: Path) -> None:
-    """smqi.nq and smqi.trig (named graphs), smqi.ttl and smqi.nt (their union, each triple once)."""
-    from kg.io.dataset import PREFIXES
-
-    prefixes = {k: str(v) for k, v in PREFIXES.items()}
-    store.dump(str(folder / "smqi.nq"), ox.RdfFormat.N_QUADS)
-    store.dump(str(folder / "smqi.trig"), ox.RdfFormat.TRIG, prefixes=prefixes)
-    union = "CONSTRUCT { ?s ?p ?o } WHERE { SELECT DISTINCT ?s ?p ?o WHERE { GRAPH ?g { ?s ?p ?o } } }"
-    store.query(union).serialize(str(folder / "smqi.ttl"), ox.RdfFormat.TURTLE)
-    store.query(union).serialize(str(folder / "smqi.nt"), ox.RdfFormat.N_TRIPLES)
-
-
 def build(out: Path, data_dir: Path | None = None, progress: Callable[[str], None] = lambda _msg: None,
           cross_check: bool = True) -> Pipeline:
     """Build into ``out`` (the store in ``out/store``), all or nothing.
@@ -391,6 +379,7 @@ def build(out: Path, data_dir: Path | None = None, progress: Callable[[str], Non
     from kg.io.store import dataset_of
     from kg.publish import docs, report as html_report
     from kg.publish.manifest import write_manifest
+    from kg.publish.outputs import write_dataset_files
     from kg.publish.void import write_void
 
     out = Path(out)
@@ -421,8 +410,7 @@ def build(out: Path, data_dir: Path | None = None, progress: Callable[[str], Non
         claims = check_claims(dataset)
         summary["claims"] = [v.as_dict() for v in claims]
         progress(f"writing {out}")
-        _write_dataset_files(pipe.store, tmp)
-        dataset.serialize(tmp / "smqi.jsonld", format="json-ld", indent=1)
+        write_dataset_files(pipe.store, tmp)  # TriG, N-Quads, JSON-LD, union Turtle and N-Triples
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
                                           encoding="utf-8")
         (tmp / "validation.txt").write_text(report.as_text(), encoding="utf-8")
@@ -430,7 +418,7 @@ def build(out: Path, data_dir: Path | None = None, progress: Callable[[str], Non
         analysis = network.analyse(dataset)
         network.write_outputs(analysis, tmp / "network")
         progress("writing the HTML report and the ontology documentation")
-        html_report.write_report(dataset, tmp / "report", claims=claims, network_report=analysis)
+        html_report.write_report(pipe.store, tmp / "report", claims=claims, network_report=analysis)
         docs.write_docs(tmp / "docs")
         write_void(dataset, tmp, modified=started)
         pipe.store.flush()

@@ -1,7 +1,11 @@
 """`smqi export`: the knowledge graph as JSON-LD, a flat CSV, or an ORKG comparison CSV.
 
-- ``jsonld``: every triple (the union of the named graphs, with the derived models of use),
-  compacted with the project context (kg.io.jsonld); it parses back to an isomorphic graph.
+Everything is read from an Oxigraph store by SPARQL (``queries/export/``); ``export`` assembles one
+from a data folder when no store is given.
+
+- ``jsonld``: every quad, named graphs kept (the derived models of use, the provenance when the store
+  has it), compacted with the project context (kg.publish.outputs.write_store_jsonld); expanding it gives back
+  the store's quads, datatypes included.
 - ``csv``: one row per use: the study's columns, the use's columns (codebook keys, ``;``-joined)
   and ``model_of_use``.
 - ``orkg-csv``: one row per study for an ORKG comparison import: ``paper:title``,
@@ -13,14 +17,18 @@ from __future__ import annotations
 
 import csv
 import io
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from rdflib import Dataset, Graph, URIRef
-from rdflib.namespace import DCTERMS, PROV, SKOS
+import pyoxigraph as ox
+from rdflib import URIRef
+from rdflib.namespace import DCTERMS, PROV
 
 from kg.model.errors import UsageError
 from kg.io.sheets import STUDY_COLUMNS, USE_CODED, USE_COLUMNS
 from kg.model.namespaces import FABIO, PRISM, SMQI
+from kg.io.queries import load_query
 
 FORMATS = ("jsonld", "csv", "orkg-csv")
 STUDY_FIELDS = {
@@ -42,93 +50,119 @@ ORKG_DIMENSIONS = {
 ORKG_COLUMNS = ["paper:title", "paper:authors", "paper:publication_year", "paper:doi", *ORKG_DIMENSIONS]
 
 
-def _graph(data_dir: Path | None) -> Graph:
-    from kg.io.dataset import assemble
-    from kg.derive.typology import derive
+def _built_store(data_dir: Path | None) -> ox.Store:
+    """The pipeline run in memory on ``data_dir`` (what a build of it would hold, provenance aside)."""
+    from kg.publish.build import run_pipeline
 
-    kg = assemble(data_dir)
-    derive(kg.dataset)
-    return kg.dataset
+    return run_pipeline(data_dir).store
 
 
-def _cell(graph: Graph, node: object, pred: URIRef, notations: dict) -> str:
-    values = []
-    for obj in graph.objects(node, pred):
-        values.append(notations.get(obj, str(obj)) if isinstance(obj, URIRef) and obj in notations else str(obj))
-    return ";".join(sorted(set(values)))
+@dataclass
+class _Node:
+    """The values of one study or use, by predicate IRI: shown as codebook keys where coded."""
+
+    iri: str
+    values: dict[str, set[str]] = field(default_factory=dict)
+    uses: set[str] = field(default_factory=set)
+
+    def cell(self, predicate: URIRef) -> str:
+        return ";".join(sorted(self.values.get(str(predicate), ())))
+
+    def add(self, row) -> None:
+        value, notation = row["value"], row["notation"]
+        # keys and codebook keys repeat over every row: interned, a store of 100k studies holds each once
+        shown = sys.intern(notation.value) if notation is not None and isinstance(value, ox.NamedNode) else value.value
+        self.values.setdefault(sys.intern(row["field"].value), set()).add(shown)
 
 
-def _studies(graph: Graph) -> list[tuple[str, URIRef]]:
-    return sorted((str(sid), s) for s, sid in graph.subject_objects(SMQI.studyId) if isinstance(s, URIRef))
+def _rows(store: ox.Store, name: str):
+    return store.query(load_query(name).text, use_default_graph_as_union=True)
 
 
-def _uses(graph: Graph, study: URIRef) -> list[URIRef]:
-    uses = set(graph.subjects(SMQI.reportedIn, study)) | set(graph.objects(study, SMQI.reportsUse))
-    return sorted(uses, key=lambda u: int(graph.value(u, SMQI.useNumber) or 0))
+def _read(store: ox.Store) -> tuple[list[tuple[str, _Node]], dict[str, _Node]]:
+    """(study id, study) pairs by id and node, and every use by IRI, from the export queries."""
+    studies: dict[tuple[str, str], _Node] = {}
+    by_iri: dict[str, list[_Node]] = {}
+    for row in _rows(store, "export-study-values"):
+        key = (row["study_id"].value, row["study"].value)
+        node = studies.get(key)
+        if node is None:
+            node = studies[key] = _Node(key[1])
+            by_iri.setdefault(key[1], []).append(node)
+        node.add(row)
+    uses: dict[str, _Node] = {}
+    for row in _rows(store, "export-study-uses"):
+        iri = row["use"].value
+        if iri not in uses:
+            uses[iri] = _Node(iri)
+        for study in by_iri.get(row["study"].value, ()):
+            study.uses.add(iri)
+    for row in _rows(store, "export-use-values"):
+        uses[row["use"].value].add(row)
+    return [(sid, studies[(sid, iri)]) for sid, iri in sorted(studies)], uses
 
 
-def _notations(graph: Graph) -> dict:
-    return {s: str(o) for s, o in graph.subject_objects(SKOS.notation)}
+def _use_order(use: _Node) -> tuple[int, str]:
+    numbers = use.values.get(str(SMQI.useNumber))
+    return (int(min(numbers, key=lambda n: (len(n), n))) if numbers else 0, use.iri)
 
 
-def to_csv(graph: Graph) -> str:
+def to_csv(store: ox.Store) -> str:
     """One row per use: study columns, use columns, model_of_use."""
-    notations = _notations(graph)
+    studies, uses = _read(store)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     use_cols = [c for c in USE_COLUMNS if c != "study_id"]
     writer.writerow([*STUDY_COLUMNS, *use_cols, "model_of_use"])
-    for sid, study in _studies(graph):
-        srow = [_cell(graph, study, STUDY_FIELDS[c], notations) for c in STUDY_COLUMNS]
+    for _sid, study in studies:
+        srow = [study.cell(STUDY_FIELDS[c]) for c in STUDY_COLUMNS]
         if not srow[STUDY_COLUMNS.index("countries")]:
             srow[STUDY_COLUMNS.index("countries")] = "XX"  # not stated, as in the sheet
-        for use in _uses(graph, study):
-            urow = [_cell(graph, use, USE_FIELDS[c], notations) for c in use_cols]
-            model = _cell(graph, use, SMQI.modelOfUse, notations) or "unclassified"
+        for use in sorted((uses[u] for u in study.uses), key=_use_order):
+            urow = [use.cell(USE_FIELDS[c]) for c in use_cols]
+            model = use.cell(SMQI.modelOfUse) or "unclassified"
             writer.writerow([*srow, *urow, model])
     return buffer.getvalue()
 
 
-def to_orkg_csv(graph: Graph) -> str:
+def to_orkg_csv(store: ox.Store) -> str:
     """One row per study, one column per coding dimension (keys of all its uses, ';'-joined)."""
-    notations = _notations(graph)
+    studies, uses = _read(store)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(ORKG_COLUMNS)
-    for _sid, study in _studies(graph):
-        uses = _uses(graph, study)
+    for _sid, study in studies:
+        study_uses = [uses[u] for u in study.uses]
         row = [
-            _cell(graph, study, DCTERMS.title, notations),
-            ";".join(str(c) for c in graph.objects(study, SMQI.authorList)) or
-            ";".join(sorted(str(c) for c in graph.objects(study, DCTERMS.creator))),
-            _cell(graph, study, FABIO.hasPublicationYear, notations),
-            _cell(graph, study, PRISM.doi, notations),
+            study.cell(DCTERMS.title),
+            ";".join(sorted(study.values.get(str(SMQI.authorList), ()))) or study.cell(DCTERMS.creator),
+            study.cell(FABIO.hasPublicationYear),
+            study.cell(PRISM.doi),
         ]
         for column, pred in ORKG_DIMENSIONS.items():
-            subjects = [study] if column in ("country", "study_design") else uses
+            nodes = [study] if column in ("country", "study_design") else study_uses
             keys = set()
-            for node in subjects:
-                keys.update(k for k in _cell(graph, node, pred, notations).split(";") if k)
+            for node in nodes:
+                keys.update(k for k in node.cell(pred).split(";") if k)
             row.append(";".join(sorted(keys)))
         writer.writerow(row)
     return buffer.getvalue()
 
 
-def export(fmt: str, data_dir: Path | None = None, dataset: Dataset | None = None) -> str:
-    """``dataset`` (default: the graph of ``data_dir``, default the shipped data) in ``fmt``."""
+def export(fmt: str, data_dir: Path | None = None, *, store: ox.Store | None = None) -> str:
+    """The knowledge graph in ``fmt``: read from ``store`` (the build's) when given, else from the
+    pipeline run in memory on ``data_dir`` (default: the shipped data)."""
     if fmt not in FORMATS:
         raise UsageError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
-    dataset = dataset if dataset is not None else _graph(data_dir)
+    if store is None:
+        store = _built_store(data_dir)
     if fmt == "jsonld":
-        from kg.io.jsonld import to_jsonld
+        from kg.publish.outputs import store_to_jsonld
 
-        union = Graph()
-        for triple in dataset.triples((None, None, None)):
-            union.add(triple)
-        return to_jsonld(union)
+        return store_to_jsonld(store)
     if fmt == "csv":
-        return to_csv(dataset)
-    return to_orkg_csv(dataset)
+        return to_csv(store)
+    return to_orkg_csv(store)
 
 
 __all__ = ["FORMATS", "ORKG_COLUMNS", "export", "to_csv", "to_orkg_csv"]

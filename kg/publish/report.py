@@ -1,13 +1,23 @@
 """`smqi report`: a static, offline HTML evidence report generated from SPARQL over the graph.
 
-Every number in the report is the result of a named query (``queries/cq/``) run with
-:func:`kg.io.queries.run_query` over the assembled dataset, after the typology has been derived; nothing
-is read from the CSV sheets. Labels and the rows and columns of the gap map (every concept of the
-vocabularies, so that empty cells, the gaps, show) come from the vocabulary graph.
+Every number in the report is the result of a named query (``queries/cq/``, ``queries/report/``)
+run with :func:`kg.io.store.query_store` on the built Oxigraph store, after the typology has been
+derived; nothing is read from the CSV sheets or from an rdflib graph. Labels and the rows and columns
+of the gap map (every concept of the vocabularies, so that empty cells, the gaps, show) come from the
+vocabulary graph.
 
-Output (``DIR/``): ``index.html``, ``report.css`` and ``figures/*.svg``; no script, no font, no
-CDN: the report opens from disk or any static server with no network. HTML is rendered by Jinja2
-with autoescaping on (study titles may hold ``&``, ``<`` and quotes).
+Output (``DIR/``): ``index.html``, ``report.css``, ``figures/*.svg`` and ``data/`` (the full lists:
+``gap-map-studies.csv``/``.json``, ``studies.csv``/``.json``); no font, no CDN: the report opens from
+disk or any static server with no network. HTML is rendered by Jinja2 with autoescaping on (study
+titles may hold ``&``, ``<`` and quotes).
+
+At every size the page stays readable: a build of at most ``STUDY_ROWS`` studies is shown whole (every
+gap-map cell lists its studies, the study table has every study) and has no script at all. A larger
+one shows, per cell, its count and the first ``CELL_STUDIES`` study ids then "+ N more" (a link to
+``data/gap-map-studies.csv``), and the first ``STUDY_ROWS`` rows of the study table with a note
+pointing to ``data/``. The full lists of the shortened cells are then embedded in the page as a
+``<script type="application/json">`` block, which a few lines of script use to open a cell in place
+(a page opened from disk cannot fetch() its data files); without script the links still work.
 
 The review's claims come from ``kg.derive.claims.check_claims`` when that module is present; otherwise the
 section says the claims are not available in this build.
@@ -15,6 +25,9 @@ section says the claims are not available in this build.
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import math
 from collections import defaultdict
 from collections.abc import Sequence
@@ -24,19 +37,20 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import pyoxigraph as ox
 from jinja2 import Environment, StrictUndefined
-from rdflib import Graph, Literal, URIRef
-from rdflib.namespace import SKOS
+from markupsafe import Markup
+from rdflib import Literal
 
 from kg import __version__
 from kg.publish import figures
-from kg.io import queries as kq
-from kg.io.atomic import write_folder
 from kg.model.errors import DataError
-from kg.model.namespaces import SMQI, scheme_iri
+from kg.model.namespaces import scheme_iri
+from kg.io.store import query_store
 
-__all__ = ["ReportData", "collect", "load_claims", "render", "write_report", "AUTO", "NOTICE",
-           "FIGURES", "LEVELS", "environment", "template_text", "make_report"]
+__all__ = ["ReportData", "collect", "render", "write_report", "write_data_files",
+           "NOTICE", "FIGURES", "LEVELS", "CELL_STUDIES", "STUDY_ROWS", "DATA_FILES", "environment",
+           "template_text"]
 
 NOTICE = (
     "The evidence in this report is an independent, dual-coded extraction of real studies that meet "
@@ -47,17 +61,12 @@ NOTICE = (
 NO_CLAIMS = "Claims are not available in this build."
 LEVELS = 5  # shades of the gap map; level 0 is an empty cell (a gap)
 FIGURES = ("typology.svg", "population-model.svg", "network.svg", "years.svg", "income.svg")
-AUTO: Any = object()  # write_report(claims=AUTO): ask kg.derive.claims, when it exists
+CELL_STUDIES = 5  # study ids a gap-map cell lists in a build larger than STUDY_ROWS studies
+STUDY_ROWS = 200  # rows of the study table at most; a build of at most this many studies is shown whole
+DATA_FILES = ("gap-map-studies.csv", "gap-map-studies.json", "studies.csv", "studies.json")
 DIMENSION_NAMES = {"platform": "platform", "user-population": "user population",
                    "qi-activity": "QI activity", "communication-model": "communication model",
                    "host": "host"}
-
-_CONCEPTS = """PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
-SELECT ?concept ?notation ?label WHERE {
-  ?concept skos:inScheme ?scheme ; skos:notation ?notation .
-  OPTIONAL { ?concept skos:prefLabel ?label FILTER (lang(?label) = "" || langMatches(lang(?label), "en")) }
-}"""
-
 
 @dataclass(frozen=True)
 class Concept:
@@ -103,23 +112,18 @@ def _int(value: object) -> int:
     return int(value) if value is not None else 0
 
 
-def _rows(dataset: Graph, name: str) -> list[dict[str, Any]]:
-    result = kq.run_query(dataset, name)
+def _rows(store: ox.Store, name: str, bindings: dict | None = None) -> list[dict[str, Any]]:
+    result = query_store(store, name, bindings)
     return [dict(zip(result.variables, row)) for row in result.rows]
 
 
-def _concepts(dataset: Graph, slug: str) -> list[Concept]:
-    found = {}
-    for row in dataset.query(_CONCEPTS, initBindings={"scheme": scheme_iri(slug)}):
-        key = str(row.notation)
-        label = str(row.label) if row.label is not None else key
-        found[key] = Concept(key, found[key].label if key in found and row.label is None else label)
+def _concepts(store: ox.Store, slug: str) -> list[Concept]:
+    found: dict[str, Concept] = {}
+    for row in _rows(store, "report-concepts", {"scheme": scheme_iri(slug)}):
+        key = str(row["notation"])
+        label = str(row["label"]) if row["label"] is not None else key
+        found[key] = Concept(key, found[key].label if key in found and row["label"] is None else label)
     return sorted(found.values(), key=lambda c: (c.label.lower(), c.key))
-
-
-def _count_typed(dataset: Graph, cls: URIRef) -> int:
-    query = "SELECT (COUNT(DISTINCT ?x) AS ?n) WHERE { ?x a ?cls }"
-    return _int(next(iter(dataset.query(query, initBindings={"cls": cls})))[0])
 
 
 def _by_count(concepts: list[Concept], counts: dict[str, int]) -> list[tuple[Concept, int]]:
@@ -127,44 +131,43 @@ def _by_count(concepts: list[Concept], counts: dict[str, int]) -> list[tuple[Con
     return sorted(((c, counts.get(c.key, 0)) for c in concepts), key=lambda ct: (-ct[1], ct[0].label.lower()))
 
 
-def collect(dataset: Graph) -> ReportData:
-    """Run the named queries over ``dataset`` (typology already derived) and arrange the results."""
-    data = ReportData(studies=_count_typed(dataset, SMQI.Study), uses=_count_typed(dataset, SMQI.SocialMediaUse))
-    per_platform = {str(r["key"]): _int(r["studies"]) for r in _rows(dataset, "studies-per-platform")}
-    per_activity = {str(r["key"]): _int(r["studies"]) for r in _rows(dataset, "studies-per-activity")}
-    data.platforms = _by_count(_concepts(dataset, "platform"), per_platform)
-    data.activities = _by_count(_concepts(dataset, "qi-activity"), per_activity)
+def collect(store: ox.Store) -> ReportData:
+    """Run the named queries on ``store`` (typology already derived) and arrange the results."""
+    (counts,) = _rows(store, "report-counts")
+    data = ReportData(studies=_int(counts["studies"]), uses=_int(counts["uses"]))
+    per_platform = {str(r["key"]): _int(r["studies"]) for r in _rows(store, "studies-per-platform")}
+    per_activity = {str(r["key"]): _int(r["studies"]) for r in _rows(store, "studies-per-activity")}
+    data.platforms = _by_count(_concepts(store, "platform"), per_platform)
+    data.activities = _by_count(_concepts(store, "qi-activity"), per_activity)
     data.gap_counts = {(str(r["platform"]), str(r["activity"])): _int(r["studies"])
-                       for r in _rows(dataset, "platform-by-activity")}
+                       for r in _rows(store, "platform-by-activity")}
     studies: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for r in _rows(dataset, "gap-map-studies"):
+    for r in _rows(store, "gap-map-studies"):
         studies[(str(r["platform"]), str(r["activity"]))].append(str(r["study_id"]))
-    data.gap_studies = dict(studies)
+    data.gap_studies = {cell: sorted(set(ids)) for cell, ids in studies.items()}
 
-    uses = {str(r["key"]): _int(r["uses"]) for r in _rows(dataset, "uses-per-model")}
-    model_studies = {str(r["key"]): _int(r["studies"]) for r in _rows(dataset, "studies-per-model")}
-    models = _concepts(dataset, "typology")
-    priority = {str(k): _int(v) for k, v in dataset.query(
-        "SELECT ?n ?p WHERE { ?m skos:notation ?n ; smqi:rulePriority ?p }",
-        initNs={"skos": SKOS, "smqi": SMQI._NS})}
+    uses = {str(r["key"]): _int(r["uses"]) for r in _rows(store, "uses-per-model")}
+    model_studies = {str(r["key"]): _int(r["studies"]) for r in _rows(store, "studies-per-model")}
+    models = _concepts(store, "typology")
+    priority = {str(r["key"]): _int(r["priority"]) for r in _rows(store, "report-rule-priorities")}
     models.sort(key=lambda c: (priority.get(c.key, 10**6), c.key))
     data.models = [{"key": c.key, "label": c.label, "uses": uses.get(c.key, 0),
                     "studies": model_studies.get(c.key, 0)} for c in models]
     data.unclassified_uses = data.uses - sum(uses.values())
-    data.populations = _concepts(dataset, "user-population")
+    data.populations = _concepts(store, "user-population")
     data.population_model = {(str(r["population"]), str(r["model"])): _int(r["uses"])
-                             for r in _rows(dataset, "model-by-population")}
+                             for r in _rows(store, "model-by-population")}
 
     def table(name: str) -> list[dict[str, Any]]:
         return [{"key": _text(r["key"]), "label": _text(r.get("label")) or _text(r["key"]),
-                 "studies": _int(r["studies"])} for r in _rows(dataset, name)]
+                 "studies": _int(r["studies"])} for r in _rows(store, name)]
 
     data.countries = table("studies-per-country")
     data.income_groups = table("studies-per-income-group")
     data.years = sorted(table("studies-per-year"), key=lambda r: r["key"])
 
     model_label = {m["key"]: m["label"] for m in data.models}
-    for r in _rows(dataset, "study-table"):
+    for r in _rows(store, "study-table"):
         doi, pmid = _text(r["doi"]), _text(r["pmid"])
         keys = sorted(_text(r["models"]).split())
         data.study_rows.append({
@@ -175,21 +178,6 @@ def collect(dataset: Graph) -> ReportData:
             "models": [{"key": k, "label": model_label.get(k, k)} for k in keys],
         })
     return data
-
-
-def load_claims(dataset: Graph) -> list[Any] | None:
-    """The review's claims with verdicts from ``kg.derive.claims.check_claims``; None when the module (or
-    the function) is not in this build. Any other failure is a real error and propagates."""
-    import importlib
-
-    try:
-        review = importlib.import_module("kg.derive.claims")  # not a static import: it may not exist yet
-    except ModuleNotFoundError as exc:
-        if exc.name in ("kg.derive.claims",):
-            return None
-        raise
-    check = getattr(review, "check_claims", None)
-    return None if check is None else list(check(dataset))
 
 
 def _claim_view(claim: Any) -> dict[str, Any]:
@@ -238,29 +226,85 @@ def environment() -> Environment:
                        keep_trailing_newline=True)
 
 
+def _json_for_script(value: Any) -> Markup:
+    """JSON that is safe inside ``<script type="application/json">`` (no ``<``, ``>`` or ``&``)."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+
+
 def render(data: ReportData, claims: Sequence[Any] | None, *, network: dict[str, Any] | None = None,
-           docs_href: str = "../docs/index.html") -> str:
-    """The HTML of index.html (autoescaped)."""
+           docs_href: str = "../docs/index.html", cell_studies: int = CELL_STUDIES,
+           study_rows: int = STUDY_ROWS) -> str:
+    """The HTML of index.html (autoescaped).
+
+    With at most ``study_rows`` studies everything is listed; with more, each gap-map cell lists its
+    first ``cell_studies`` ids and the study table its first ``study_rows`` rows (see the module)."""
     env = environment()
-    cells = {}
+    whole = max(data.studies, len(data.study_rows)) <= study_rows
+    rows = data.study_rows if whole else data.study_rows[:study_rows]
+    on_page = {row["id"] for row in rows}
+    cells, hidden = {}, {}
     for p, _ in data.platforms:
         for a, _ in data.activities:
+            key = f"{p.key}|{a.key}"
             count = data.gap_counts.get((p.key, a.key), 0)
-            cells[f"{p.key}|{a.key}"] = {"count": count, "level": data.level(count),
-                                         "studies": data.gap_studies.get((p.key, a.key), [])}
+            ids = data.gap_studies.get((p.key, a.key), [])
+            listed = ids if whole else ids[:cell_studies]
+            more = max(count, len(ids)) - len(listed)
+            cells[key] = {"count": count, "level": data.level(count), "more": more,
+                          "studies": [{"id": s, "linked": s in on_page} for s in listed]}
+            if more:
+                hidden[key] = ids
     gaps = sum(1 for c in cells.values() if c["count"] == 0)
     return env.from_string(template_text("report.html")).render(
         version=__version__, notice=NOTICE, no_claims=NO_CLAIMS, data=data, cells=cells, gaps=gaps,
         levels=LEVELS, claims=None if claims is None else [_claim_view(c) for c in claims],
         network={"nodes": 0, "edges": 0, "communities": 0, "use_communities": 0, "ari": "n/a",
                  "seed": figures.SEED, **(network or {})}, docs_href=docs_href,
+        rows=rows, whole=whole, cell_studies=cell_studies,
+        gap_data=_json_for_script({"cells": hidden}) if hidden else None,
     )
 
 
-def _network(dataset: Graph, report: Any = None) -> tuple[Any, dict[str, Any]]:
+def write_data_files(data: ReportData, folder: Path) -> list[Path]:
+    """The full lists behind the page, in ``folder``: every gap-map cell's studies and every study row
+    (CSV and JSON each; the names are ``DATA_FILES``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    cells = sorted(data.gap_studies.items())
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["platform", "activity", "study_id"])
+    for (platform, activity), ids in cells:
+        writer.writerows([platform, activity, s] for s in ids)
+    columns = ["id", "first_author", "year", "title", "doi", "pmid"]
+    studies = io.StringIO()
+    table = csv.writer(studies, lineterminator="\n")
+    table.writerow([*columns, "models"])
+    for row in data.study_rows:
+        table.writerow([*(row[c] for c in columns), " ".join(m["key"] for m in row["models"])])
+    gap_json = {"cells": [{"platform": p, "activity": a, "studies": data.gap_counts.get((p, a), len(ids)),
+                           "study_ids": ids} for (p, a), ids in cells]}
+    study_json = [{**{c: row[c] for c in columns}, "models": [m["key"] for m in row["models"]]}
+                  for row in data.study_rows]
+    texts = {"gap-map-studies.csv": buffer.getvalue(),
+             "gap-map-studies.json": json.dumps(gap_json, ensure_ascii=False, indent=1) + "\n",
+             "studies.csv": studies.getvalue(),
+             "studies.json": json.dumps(study_json, ensure_ascii=False, indent=1) + "\n"}
+    paths = []
+    for name in DATA_FILES:
+        (folder / name).write_text(texts[name], encoding="utf-8", newline="")
+        paths.append(folder / name)
+    return paths
+
+
+def _network(report: Any) -> tuple[Any, dict[str, Any]]:
+    """The co-occurrence graph to draw and the numbers to show (an empty graph without a report)."""
     from kg.derive import network as kn
 
-    report = report if report is not None else kn.analyse(dataset)
+    if report is None:
+        import networkx as nx
+
+        return nx.Graph(), {}
     sizes = report.sizes()
     summary = {"nodes": sizes["cooccurrence"]["nodes"], "edges": sizes["cooccurrence"]["edges"],
                "communities": len(report.feature_communities), "ari": round(report.ari, 3),
@@ -268,35 +312,27 @@ def _network(dataset: Graph, report: Any = None) -> tuple[Any, dict[str, Any]]:
     return report.cooccurrence, summary
 
 
-def write_report(dataset: Graph, out: Path, *, claims: Any = AUTO, network_report: Any = None,
-                 docs_href: str = "../docs/index.html") -> Path:
-    """Write ``out/index.html``, ``out/report.css`` and ``out/figures/*.svg``; returns index.html.
+def write_report(store: ox.Store, out: Path, *, claims: Any = None, network_report: Any = None,
+                 docs_href: str = "../docs/index.html", cell_studies: int = CELL_STUDIES,
+                 study_rows: int = STUDY_ROWS) -> Path:
+    """Write ``out/index.html``, ``out/report.css``, ``out/figures/*.svg`` and ``out/data/*``; returns
+    index.html. ``store`` is the built Oxigraph store, typology derived.
 
-    ``dataset`` must already carry the derived typology (``kg.derive.typology.derive``)."""
+    ``claims``: the verdicts to show (``kg.derive.claims.check_claims``; ``None``: not available).
+    ``network_report``: the ``kg.derive.network`` analysis to show (``None``: no network section)."""
     out = Path(out)
-    data = collect(dataset)
-    graph, net = _network(dataset, network_report)
-    claim_list = load_claims(dataset) if claims is AUTO else claims
-    html = render(data, claim_list, network=net, docs_href=docs_href)
+    data = collect(store)
+    graph, net = _network(network_report)
+    html = render(data, claims, network=net, docs_href=docs_href, cell_studies=cell_studies,
+                  study_rows=study_rows)
     svgs = draw_figures(data, graph)
     try:
         (out / "figures").mkdir(parents=True, exist_ok=True)
         for name, svg in svgs.items():
             (out / "figures" / name).write_text(svg, encoding="utf-8")
         (out / "report.css").write_text(template_text("report.css"), encoding="utf-8")
+        write_data_files(data, out / "data")
         (out / "index.html").write_text(html, encoding="utf-8")
     except OSError as exc:
         raise DataError(f"{out}: cannot write the report: {exc.strerror or exc}") from exc
     return out / "index.html"
-
-
-def make_report(out: Path, data_dir: Path | None = None) -> Path:
-    """`smqi report`: assemble the graph from ``data_dir`` (default: the shipped data), derive the
-    typology and write the report into ``out``, replacing it only when every step succeeded."""
-    from kg.io.dataset import assemble
-    from kg.derive.typology import derive
-
-    kg = assemble(data_dir)
-    derive(kg.dataset)
-    write_folder(Path(out), lambda tmp: write_report(kg.dataset, tmp))
-    return Path(out) / "index.html"

@@ -197,7 +197,9 @@ def _handler(backend_query_url: str, max_rows: int, timeout: float, max_request:
                     backend_query_url, data=text.encode("utf-8"), method="POST",
                     headers={"Content-Type": "application/sparql-query; charset=utf-8", "Accept": accept})
                 try:
-                    with OPENER.open(request, timeout=timeout + 10) as response:
+                    # Oxigraph stops the query after ``timeout``; the front waits a second more and then
+                    # answers 503 itself (some queries, e.g. a COUNT over a product, are not stopped at once)
+                    with OPENER.open(request, timeout=timeout + 1) as response:
                         ctype = response.headers.get("Content-Type", "application/octet-stream")
                         body = response.read(MAX_BYTES + 1)
                         status = response.status
@@ -206,6 +208,9 @@ def _handler(backend_query_url: str, max_rows: int, timeout: float, max_request:
                     self._send(exc.code, detail, exc.headers.get("Content-Type", "text/plain"))
                     return
                 except (urllib.error.URLError, OSError) as exc:
+                    reason = getattr(exc, "reason", exc)
+                    if isinstance(reason, TimeoutError) or isinstance(exc, TimeoutError):
+                        raise _Refused(503, f"the query was stopped after the timeout of {timeout:g} s") from None
                     raise _Refused(502, f"the Oxigraph server did not answer: {exc}") from None
                 if len(body) > MAX_BYTES:
                     raise _Refused(413, f"the answer is over {MAX_BYTES:,} bytes; add a LIMIT")
