@@ -33,7 +33,7 @@ from kg.query import NamedQuery, QueryResult, load_query
 
 __all__ = [
     "parse_store_spec", "to_ox", "from_ox", "write_store", "write_nquads_store", "open_store",
-    "query_store", "query_endpoint", "http_opener",
+    "query_store", "query_endpoint", "http_opener", "select_union",
 ]
 
 SCHEME = "oxigraph:"
@@ -150,6 +150,23 @@ def query_store(store: ox.Store, query: NamedQuery | str,
     variables = [v.value for v in solutions.variables]
     rows = [tuple(from_ox(s[v]) for v in variables) for s in solutions]
     return _result(variables, rows)
+
+
+def select_union(source, text: str) -> list[tuple[Node | None, ...]]:
+    """Rows of a SELECT ``text`` over the union of every graph of ``source``, as rdflib terms.
+
+    ``source`` is a pyoxigraph ``Store`` (queried with ``use_default_graph_as_union=True``), an rdflib
+    Dataset (with or without ``default_union``: a union view over the same store, nothing copied), a
+    KnowledgeGraph (its dataset) or a plain Graph. ``GRAPH <iri> { … }`` in ``text`` still reads one
+    named graph of a Store or a Dataset. Columns are in the order of the SELECT's variables."""
+    source = getattr(source, "dataset", source)
+    if isinstance(source, ox.Store):
+        solutions = source.query(text, use_default_graph_as_union=True)
+        variables = solutions.variables
+        return [tuple(from_ox(s[v]) for v in variables) for s in solutions]
+    if isinstance(source, Dataset) and not source.default_union:
+        source = Dataset(store=source.store, default_union=True)
+    return [tuple(row) for row in source.query(text)]
 
 
 def _loopback(url: str) -> bool:
