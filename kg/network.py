@@ -149,34 +149,34 @@ def read_evidence(source: Any) -> Evidence:
     """Read studies, uses, their codes and the derived models of use from ``source`` with one SELECT:
     a pyoxigraph Store or an rdflib Dataset (models from the derived named graph), a
     KnowledgeGraph (its dataset) or a plain Graph (models from itself)."""
-    from kg.store import select_union
+    from kg.store import select_text
 
     source = getattr(source, "dataset", source)
+    dimension_of = {str(p): dim for p, dim in DIMENSIONS.items()}
     plain = isinstance(source, Graph) and not isinstance(source, Dataset)
     ev = Evidence()
     codes: list[tuple[str, str, str]] = []
     notations: dict[str, set[str]] = {}
     concept_labels: dict[str, set[str]] = {}
     models: list[tuple[str, str]] = []
-    for kind, s, o, x in select_union(source, evidence_query(not plain)):
-        kind = str(kind)
+    for kind, s, o, x in select_text(source, evidence_query(not plain)):
         if kind == "code":
-            codes.append((_tail(s), str(o), DIMENSIONS[x]))
+            codes.append((_tail(s), o, dimension_of[x]))
         elif kind == "use":
-            use, study = _tail(s), o and (str(x or "") or _tail(o))
+            use, study = _tail(s), o and (x or _tail(o))
             if ev.use_study.setdefault(use, study) != study:
                 raise DataError(f"use {use} is reported in two studies: {ev.use_study[use]}, {study}")
             ev.codes[use] = set()
             if study is not None:
                 ev.studies.add(study)
         elif kind == "study":
-            ev.studies.add(str(x) if x is not None else _tail(s))
+            ev.studies.add(x if x is not None else _tail(s))
         elif kind == "notation":
-            notations.setdefault(str(o), set()).add(str(x))
+            notations.setdefault(o, set()).add(x)
         elif kind == "label":
-            concept_labels.setdefault(str(o), set()).add(str(x))
+            concept_labels.setdefault(o, set()).add(x)
         elif kind == "model":
-            models.append((_tail(s), str(o)))
+            models.append((_tail(s), o))
     node_of: dict[tuple[str, str], str] = {}
     labels: dict[str, set[str]] = {}
     for use, concept, dim in codes:

@@ -33,7 +33,7 @@ from kg.query import NamedQuery, QueryResult, load_query
 
 __all__ = [
     "parse_store_spec", "to_ox", "from_ox", "write_store", "write_nquads_store", "open_store",
-    "query_store", "query_endpoint", "http_opener", "select_union",
+    "query_store", "query_endpoint", "http_opener", "select_union", "select_text",
 ]
 
 SCHEME = "oxigraph:"
@@ -167,6 +167,17 @@ def select_union(source, text: str) -> list[tuple[Node | None, ...]]:
     if isinstance(source, Dataset) and not source.default_union:
         source = Dataset(store=source.store, default_union=True)
     return [tuple(row) for row in source.query(text)]
+
+
+def select_text(source, text: str) -> list[tuple[str | None, ...]]:
+    """As ``select_union``, but each term as plain text (an IRI, a literal's lexical form, a blank
+    node's label): no rdflib term is made per value, which is what costs most on large results."""
+    source = getattr(source, "dataset", source)
+    if isinstance(source, ox.Store):
+        solutions = source.query(text, use_default_graph_as_union=True)
+        variables = solutions.variables
+        return [tuple(None if (t := s[v]) is None else t.value for v in variables) for s in solutions]
+    return [tuple(None if t is None else str(t) for t in row) for row in select_union(source, text)]
 
 
 def _loopback(url: str) -> bool:

@@ -415,6 +415,17 @@ def test_a_store_gives_the_same_answer_as_rdflib(made_up, real_classified, real_
         real_classified.assignments())
 
 
+@java
+def test_the_types_of_the_signature_concepts_reach_hermit(ontology_graph, vocab_graph):
+    """Only the concepts a rule or a signature mentions keep their type, and that still catches a
+    platform given as a host (Platform and Host are disjoint; host has range Host)."""
+    dataset = fixture_dataset(ontology_graph, vocab_graph, SIGNATURE_FIXTURE)
+    evidence = dataset.graph(G_EVIDENCE)
+    evidence.set((U("sigma2012-1"), SMQI.host, concept_iri("platform", "twitter")))
+    with pytest.raises(reason.Inconsistent, match="inconsistent"):
+        reason.owl_assignments(dataset)
+
+
 def test_sparql_assignments_read_the_derived_graph(real_store):
     from kg.typology import derive
 

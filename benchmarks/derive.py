@@ -1,0 +1,69 @@
+"""Time the OWL/HermiT cross-check of the typology and the network analysis on the build's store.
+
+    python benchmarks/derive.py DIR [--rdflib]
+
+DIR holds sheets (``benchmarks/generate.py``). The store comes from ``kg.fastbuild.run_pipeline``
+(sheets → Oxigraph, SHACL, typology derived on the store); then, timed one by one on that store:
+``kg.reason.sparql_assignments`` (the derived answer), ``kg.reason.check_typology`` (HermiT on the
+distinct signatures) and ``kg.network.analyse``. With ``--rdflib`` the same two steps also run on
+the default engine's rdflib Dataset (``kg.dataset.assemble`` + ``kg.typology.derive``, slow at
+scale: the derivation is rdflib's SPARQL). Prints one JSON line. Not a test: no thresholds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("SMQI_MAX_ROWS", "10000000")  # the synthetic 100k sheets have 109,297 use rows
+
+
+def _timed(results: dict, name: str, call):
+    started = time.perf_counter()
+    value = call()
+    results[name] = round(time.perf_counter() - started, 2)
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--rdflib", action="store_true", help="also time both steps on an rdflib Dataset")
+    args = parser.parse_args(argv)
+
+    from kg import network, reason
+    from kg.fastbuild import run_pipeline
+
+    seconds: dict = {}
+    pipe = _timed(seconds, "pipeline", lambda: run_pipeline(args.folder))
+    sparql = _timed(seconds, "sparql_assignments", lambda: reason.sparql_assignments(pipe.store))
+    classified = _timed(seconds, "classify_signatures", lambda: reason.classify_signatures(pipe.store))
+    owl = _timed(seconds, "check_typology", lambda: reason.check_typology(pipe.store, sparql))
+    report = _timed(seconds, "analyse", lambda: network.analyse(pipe.store))
+    out = {
+        "uses": len(sparql), "signatures": len(classified.individuals),
+        "hermit_individuals": classified.classified, "agrees": owl == sparql,
+        "cooccurrence": report.sizes()["cooccurrence"], "bipartite": report.sizes()["bipartite"],
+        "seconds_on_store": seconds,
+    }
+    if args.rdflib:
+        from kg.dataset import assemble
+        from kg.typology import derive
+
+        on_rdflib: dict = {}
+        kg = _timed(on_rdflib, "assemble", lambda: assemble(args.folder))
+        derivation = _timed(on_rdflib, "derive", lambda: derive(kg.dataset))
+        _timed(on_rdflib, "check_typology", lambda: reason.check_typology(kg.dataset, derivation.assignments))
+        _timed(on_rdflib, "analyse", lambda: network.analyse(kg.dataset))
+        out["seconds_on_rdflib"] = on_rdflib
+    print(json.dumps(out), flush=True)
+    sys.stdout.flush()
+    os._exit(0)  # do not pay for freeing the store
+
+
+if __name__ == "__main__":
+    sys.exit(main())
