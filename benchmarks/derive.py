@@ -7,7 +7,8 @@ DIR holds sheets (``benchmarks/generate.py``). The store comes from ``kg.fastbui
 ``kg.reason.sparql_assignments`` (the derived answer), ``kg.reason.check_typology`` (HermiT on the
 distinct signatures) and ``kg.network.analyse``. With ``--rdflib`` the same two steps also run on
 the default engine's rdflib Dataset (``kg.dataset.assemble`` + ``kg.typology.derive``, slow at
-scale: the derivation is rdflib's SPARQL). Prints one JSON line. Not a test: no thresholds.
+scale: the derivation is rdflib's SPARQL). Prints one JSON line with [wall, CPU] seconds per step
+(CPU includes HermiT's Java process). Not a test: no thresholds.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -22,10 +24,17 @@ from pathlib import Path
 os.environ.setdefault("SMQI_MAX_ROWS", "10000000")  # the synthetic 100k sheets have 109,297 use rows
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and its finished children (HermiT's Java runs as a child)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def _timed(results: dict, name: str, call):
-    started = time.perf_counter()
+    """Run ``call``; record [wall seconds, CPU seconds] (CPU varies less on a shared machine)."""
+    started, cpu = time.perf_counter(), _cpu()
     value = call()
-    results[name] = round(time.perf_counter() - started, 2)
+    results[name] = [round(time.perf_counter() - started, 2), round(_cpu() - cpu, 2)]
     return value
 
 
