@@ -1,4 +1,5 @@
-"""Tests of kg.derive.network on the made-up fixture tests/network/data.ttl; a smoke test on the real data.
+"""Tests of kg.derive.network on the made-up fixture tests/network/data.ttl, and on the shipped data against
+counts recomputed from data/uses.csv with the csv module (and a Store against rdflib).
 
 Every expected number below was counted by hand from the feature sets listed at the top of the
 fixture; the comments show the arithmetic.
@@ -10,10 +11,12 @@ import csv
 import os
 import subprocess
 import sys
+from collections import Counter
 from itertools import combinations
 from pathlib import Path
 
 import networkx as nx
+import pyoxigraph as ox
 import pytest
 from rdflib import Dataset, Graph
 
@@ -129,15 +132,31 @@ def test_communities(report: kn.NetworkReport) -> None:
             "user-population:carers-families",
         ],
     ]
-    # Jaccard weights: A1-B1 5/7, G1-G2 5/7, A1-A2 2/9, A2-B1 1/10, A2-D1 1/9, G1-D1 1/9,
-    # G2-D1 1/11.
-    # D1 gains more modularity joining G (0.202 - 1.63 * 0.313 / 4.128 > 0) than A (< 0).
-    assert report.sizes()["use_graph"] == {"nodes": 6, "edges": 7}
-    assert report.use_graph["alpha2020-1"]["beta2021-1"]["weight"] == pytest.approx(5 / 7)
+    # Each use goes to the community holding most of its features (C1, C2, C3 above):
+    # A1 6 in C2; A2 facebook, two-way, health-organisation in C3 (3) vs patients, feedback in C2 (2);
+    # B1 6 in C2; G1 5 and G2 7 in C1; D1 facebook, carers, advocacy, consumers-community in C3 (4)
+    # vs many-to-many in C1 (1).
+    assert report.use_community == {
+        "alpha2020-1": "C2", "alpha2020-2": "C3", "beta2021-1": "C2",
+        "gamma2022-1": "C1", "gamma2022-2": "C1", "delta2023-1": "C3",
+    }  # fmt: skip
+    assert report.contingency_columns == ["C1", "C2", "C3"]
     assert report.use_communities == [
-        ["alpha2020-1", "alpha2020-2", "beta2021-1"],
-        ["delta2023-1", "gamma2022-1", "gamma2022-2"],
+        ["gamma2022-1", "gamma2022-2"],
+        ["alpha2020-1", "beta2021-1"],
+        ["alpha2020-2", "delta2023-1"],
     ]
+    assert "use_graph" not in report.sizes()  # no use-use graph: it needs every pair of uses
+
+
+def test_assign_uses_ties_and_uses_without_features() -> None:
+    ev = kn.Evidence(codes={"a2000-1": {"platform:x", "host:y"}, "a2000-2": {"qi-stage:do"},
+                            "a2000-3": {"platform:x", "host:z", "host:y"}})
+    comms = [["host:z", "platform:q"], ["host:y"], ["platform:x"]]
+    # a2000-1: one feature in the 2nd and one in the 3rd community: the earlier (C2) wins;
+    # a2000-2: a stage is no feature; a2000-3: one each in C1, C2, C3: C1.
+    assert kn.assign_uses(ev, comms) == {"a2000-1": "C2", "a2000-2": "none", "a2000-3": "C1"}
+    assert kn.community_labels(12)[:2] == ["C01", "C02"] and kn.community_labels(12)[-1] == "C12"
 
 
 def test_contingency_and_ari(report: kn.NetworkReport) -> None:
@@ -145,11 +164,12 @@ def test_contingency_and_ari(report: kn.NetworkReport) -> None:
     assert report.contingency_rows == [
         "co-design-space", "feedback-seeking", "improvement-network", "listening", "unclassified"
     ]  # fmt: skip
-    assert report.contingency_columns == ["U1", "U2"]
-    assert report.contingency == [[0, 1], [1, 0], [0, 1], [2, 0], [0, 1]]
-    # Hand: index = C(2,2) = 1; rows a = C(2,2) = 1; columns b = C(3,2) + C(3,2) = 6; C(6,2) = 15;
-    # expected = 1 * 6 / 15 = 2/5; max = (1 + 6) / 2 = 7/2; ARI = (1 - 2/5) / (7/2 - 2/5) = 6/31.
-    assert report.ari == pytest.approx(6 / 31, abs=1e-12)
+    assert report.contingency_columns == ["C1", "C2", "C3"]
+    assert report.contingency == [[1, 0, 0], [0, 0, 1], [1, 0, 0], [0, 2, 0], [0, 0, 1]]
+    # Hand: index = C(2,2) = 1 (the two listening uses in C2); rows a = C(2,2) = 1; columns
+    # b = 3 * C(2,2) = 3; C(6,2) = 15; expected = 1 * 3 / 15 = 1/5; max = (1 + 3) / 2 = 2;
+    # ARI = (1 - 1/5) / (2 - 1/5) = 4/9.
+    assert report.ari == pytest.approx(4 / 9, abs=1e-12)
 
 
 def test_models_only_from_derived_graph() -> None:
@@ -202,8 +222,9 @@ def test_centralities(report: kn.NetworkReport) -> None:
 def test_report_text(report: kn.NetworkReport) -> None:
     text = kn.report_text(report)
     assert "cooccurrence: 20 nodes, 60 edges" in text
-    assert "Adjusted Rand index (models vs use communities): 0.1935" in text
-    assert "U1 (3): alpha2020-1, alpha2020-2, beta2021-1" in text
+    assert "Adjusted Rand index (models vs feature communities of the uses): 0.4444" in text
+    assert "  C2 (2): alpha2020-1, beta2021-1\n" in text
+    assert "use_graph" not in text
 
 
 def test_write_outputs_deterministic(report: kn.NetworkReport, tmp_path: Path) -> None:
@@ -272,47 +293,138 @@ def test_ari_needs_same_items() -> None:
         kn.partition_ari({"a": 1}, {"b": 1})
 
 
-# ------------------------------------------------------------------ real data smoke test
+# ------------------------------------------------------------------ a pyoxigraph Store
 
 
-def test_real_data_sizes() -> None:
-    """On the shipped data (no derived graph yet) sizes match counts taken from the CSV sheets."""
+def store_of(dataset: Dataset) -> ox.Store:
+    """An in-memory Oxigraph store holding ``dataset``'s named graphs."""
+    store = ox.Store()
+    store.bulk_load(dataset.serialize(format="nquads", encoding="utf-8"), ox.RdfFormat.N_QUADS)
+    return store
+
+
+def test_store_gives_the_same_analysis(report: kn.NetworkReport, tmp_path: Path) -> None:
+    on_store = kn.analyse(store_of(fixture_dataset()))
+    assert kn.to_json_data(on_store) == kn.to_json_data(report)
+    assert kn.report_text(on_store) == kn.report_text(report)
+    kn.write_outputs(report, tmp_path / "rdflib")
+    kn.write_outputs(on_store, tmp_path / "store")
+    for name in ("network.json", "bipartite.graphml", "cooccurrence.graphml"):
+        assert (tmp_path / "rdflib" / name).read_bytes() == (tmp_path / "store" / name).read_bytes()
+
+
+# ------------------------------------------------------------------ the shipped data
+
+COLUMNS = {
+    "platforms": "platform",
+    "communication_model": "communication-model",
+    "host": "host",
+    "user_populations": "user-population",
+    "qi_activities": "qi-activity",
+    "qi_stages": "qi-stage",
+}
+
+
+def sheet_codes() -> dict[str, tuple[str, set[str]]]:
+    """use id -> (study id, its concept node ids), read with the csv module from data/uses.csv."""
+    with open(resources.data_dir() / "uses.csv", newline="", encoding="utf-8") as fh:
+        return {
+            f"{row['study_id']}-{row['use_no']}": (row["study_id"], {
+                f"{dim}:{key.strip()}" for col, dim in COLUMNS.items()
+                for key in row[col].split(";") if key.strip()
+            })
+            for row in csv.DictReader(fh)
+        }
+
+
+def pair_ari(a: dict[str, str], b: dict[str, str]) -> float:
+    """The adjusted Rand index by its definition over every pair of items (fine for 72 uses)."""
+    items = sorted(a)
+    both = same_a = same_b = 0
+    for x, y in combinations(items, 2):
+        sa, sb = a[x] == a[y], b[x] == b[y]
+        both, same_a, same_b = both + (sa and sb), same_a + sa, same_b + sb
+    pairs = len(items) * (len(items) - 1) // 2
+    expected = same_a * same_b / pairs
+    return (both - expected) / ((same_a + same_b) / 2 - expected)
+
+
+@pytest.fixture(scope="module")
+def shipped() -> tuple[kn.NetworkReport, dict[str, str]]:
+    """The analysis of the shipped data with its derived typology, and the derived models."""
+    from kg.io.dataset import assemble
+    from kg.derive.typology import derive
+
+    kg = assemble()
+    rows = derive(kg.dataset).rows
+    return kn.analyse(kg.dataset), {f"{study}-{no}": model for study, no, model in rows}
+
+
+def test_shipped_data_counts_match_the_sheet(shipped) -> None:
+    report, _models = shipped
+    codes = sheet_codes()
+    study_concepts: Counter[tuple[str, str]] = Counter()
+    pairs: Counter[tuple[str, str]] = Counter()
+    uses_of: Counter[str] = Counter()
+    for study, concepts in codes.values():
+        study_concepts.update((study, c) for c in concepts)
+        uses_of.update(concepts)
+        pairs.update(combinations(sorted(c for c in concepts if not c.startswith("qi-stage:")), 2))
+    with open(resources.data_dir() / "studies.csv", newline="", encoding="utf-8") as fh:
+        studies = {row["study_id"] for row in csv.DictReader(fh)}
+    bip, cooc = report.bipartite, report.cooccurrence
+    assert {(a, b) if bip.nodes[a]["kind"] == "study" else (b, a): w
+            for a, b, w in bip.edges(data="weight")} == dict(study_concepts)
+    assert {n for n, kind in bip.nodes(data="kind") if kind == "study"} == studies
+    assert {tuple(sorted((a, b))): w for a, b, w in cooc.edges(data="weight")} == dict(pairs)
+    assert dict(cooc.nodes(data="uses")) == {
+        c: n for c, n in uses_of.items() if not c.startswith("qi-stage:")}
+    assert report.sizes() == {
+        "bipartite": {"nodes": len(studies) + len(uses_of), "edges": len(study_concepts),
+                      "studies": len(studies), "concepts": len(uses_of)},
+        "cooccurrence": {"nodes": len(uses_of) - sum(c.startswith("qi-stage:") for c in uses_of),
+                         "edges": len(pairs)},
+    }
+
+
+def test_shipped_data_use_communities_models_and_ari(shipped) -> None:
+    report, models = shipped
+    codes = sheet_codes()
+    community_of = {n: i for i, comm in enumerate(report.feature_communities) for n in comm}
+    assert set(community_of) == set(report.cooccurrence)  # the communities partition the features
+    width = len(str(len(report.feature_communities)))
+    expected: dict[str, str] = {}
+    for use, (_study, concepts) in codes.items():
+        votes = Counter(community_of[c] for c in concepts if not c.startswith("qi-stage:"))
+        best = max(votes.values())
+        expected[use] = f"C{min(i for i, v in votes.items() if v == best) + 1:0{width}d}"
+    assert report.use_community == expected
+    assert report.models == models
+    assert set(models.values()) - {"unclassified"}  # the typology was derived
+    cells = Counter((models[u], expected[u]) for u in codes)
+    assert report.contingency == [
+        [cells[(r, c)] for c in report.contingency_columns] for r in report.contingency_rows]
+    assert sorted(report.contingency_columns) == sorted(set(expected.values()))
+    assert report.ari == pytest.approx(pair_ari(models, expected), abs=1e-12)
+
+
+def test_shipped_data_store_equals_rdflib(shipped, tmp_path: Path) -> None:
+    """The build's store (kg.publish.fastbuild.run_pipeline, typology derived on Oxigraph) gives the same."""
+    from kg.publish.fastbuild import run_pipeline
+
+    report, _models = shipped
+    on_store = kn.analyse(run_pipeline().store)
+    assert kn.to_json_data(on_store) == kn.to_json_data(report)
+    kn.write_outputs(report, tmp_path / "rdflib")
+    kn.write_outputs(on_store, tmp_path / "store")
+    for name in ("network.json", "bipartite.graphml", "cooccurrence.graphml"):
+        assert (tmp_path / "rdflib" / name).read_bytes() == (tmp_path / "store" / name).read_bytes()
+
+
+def test_shipped_data_without_typology_is_all_unclassified() -> None:
     from kg.io.dataset import assemble
 
     report = kn.analyse(assemble())
-    columns = {
-        "platforms": "platform",
-        "communication_model": "communication-model",
-        "host": "host",
-        "user_populations": "user-population",
-        "qi_activities": "qi-activity",
-        "qi_stages": "qi-stage",
-    }
-    with open(resources.data_dir() / "uses.csv", newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    study_concepts: set[tuple[str, str]] = set()
-    pairs: set[tuple[str, str]] = set()
-    features: set[str] = set()
-    for row in rows:
-        codes = {
-            f"{dim}:{key.strip()}" for col, dim in columns.items() for key in row[col].split(";")
-        }
-        study_concepts.update((row["study_id"], c) for c in codes)
-        feats = sorted(c for c in codes if not c.startswith("qi-stage:"))
-        features.update(feats)
-        pairs.update(combinations(feats, 2))
-    concepts = {c for _, c in study_concepts}
-    with open(resources.data_dir() / "studies.csv", newline="", encoding="utf-8") as fh:
-        studies = {row["study_id"] for row in csv.DictReader(fh)}
-    sizes = report.sizes()
-    assert sizes["bipartite"] == {
-        "nodes": len(studies) + len(concepts),
-        "edges": len(study_concepts),
-        "studies": len(studies),
-        "concepts": len(concepts),
-    }
-    assert sizes["cooccurrence"] == {"nodes": len(features), "edges": len(pairs)}
-    assert sizes["use_graph"]["nodes"] == len(rows)
     assert set(report.models.values()) == {"unclassified"}
     assert report.contingency_rows == ["unclassified"]
     assert report.contingency == [[len(c) for c in report.use_communities]]

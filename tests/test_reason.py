@@ -12,6 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
+import pyoxigraph as ox
 import pytest
 from rdflib import Dataset, Graph, Literal, URIRef
 from rdflib.namespace import RDF, XSD
@@ -26,6 +27,7 @@ from kg.model.vocabularies import load_ontology_graph, load_vocab_graph
 
 HERE = Path(__file__).parent
 FIXTURE = HERE / "reason" / "uses.ttl"
+SIGNATURE_FIXTURE = HERE / "reason" / "signatures.ttl"
 
 
 
@@ -63,6 +65,40 @@ def oracle_model(communication_model: str, host: str, activities: set[str]) -> s
     return "unclassified"
 
 
+def csv_rows(path: Path) -> dict[URIRef, tuple[str, str, set[str]]]:
+    """use IRI -> (communication model, host, QI activities) as the sheet codes them."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        return {
+            use_iri(row["study_id"], row["use_no"]): (
+                row["communication_model"].strip(),
+                row["host"].strip(),
+                {a.strip() for a in row["qi_activities"].split(";") if a.strip()},
+            )
+            for row in csv.DictReader(handle)
+        }
+
+
+# The activities some rule of the codebook's table tests: what a signature keeps of a use's activities.
+TESTED = set().union(*(acts for *_rest, acts in CODEBOOK_RULES if acts))
+
+
+def csv_signature(cm: str, host: str, activities: set[str]) -> tuple[str, str, tuple[str, ...]]:
+    return cm, host, tuple(sorted(activities & TESTED))
+
+
+def signature_text(cm: str, host: str, activities: set[str]) -> str:
+    tested = " + ".join(csv_signature(cm, host, activities)[2]) or "none"
+    return f"communication model {cm}, host {host}, tested activities {tested}"
+
+
+def keys_of(signature: reason.Signature) -> tuple:
+    """A Signature as codebook keys: (communication model, host, tested activities)."""
+    def tail(iri):
+        return str(iri).rsplit("/", 1)[-1]
+    (cm,), (host,) = signature.communication_models, signature.hosts
+    return tail(cm), tail(host), tuple(tail(a) for a in signature.activities)
+
+
 def oracle_on_csv(path: Path) -> dict[URIRef, str]:
     with path.open(newline="", encoding="utf-8") as handle:
         return {
@@ -97,6 +133,16 @@ FIXTURE_EXPECTED = {
 }
 
 
+# Written by hand from the codebook's rule table (see the header of tests/reason/signatures.ttl).
+SIGNATURE_EXPECTED = {
+    U("sigma2010-1"): "feedback-seeking",
+    U("sigma2010-2"): "feedback-seeking",
+    U("sigma2011-1"): "feedback-seeking",
+    U("sigma2011-2"): "listening",
+    U("sigma2012-1"): "listening",
+}
+
+
 # ---------------------------------------------------------------- fixtures
 
 @pytest.fixture(scope="module")
@@ -109,12 +155,19 @@ def vocab_graph() -> Graph:
     return load_vocab_graph()
 
 
-def fixture_dataset(ontology_graph: Graph, vocab_graph: Graph) -> Dataset:
+def fixture_dataset(ontology_graph: Graph, vocab_graph: Graph, evidence: Path = FIXTURE) -> Dataset:
     dataset = new_dataset()
     add_graph(dataset, G_ONTOLOGY, ontology_graph)
     add_graph(dataset, G_VOCAB, vocab_graph)
-    add_graph(dataset, G_EVIDENCE, parse_into(Graph(), FIXTURE))
+    add_graph(dataset, G_EVIDENCE, parse_into(Graph(), evidence))
     return dataset
+
+
+def store_of(dataset: Dataset) -> ox.Store:
+    """An in-memory Oxigraph store holding ``dataset``'s named graphs."""
+    store = ox.Store()
+    store.bulk_load(dataset.serialize(format="nquads", encoding="utf-8"), ox.RdfFormat.N_QUADS)
+    return store
 
 
 @pytest.fixture(scope="module")
@@ -128,8 +181,21 @@ def real():
 
 
 @pytest.fixture(scope="module")
-def real_owl(real) -> dict[URIRef, str]:
-    return reason.owl_assignments(real.dataset)
+def real_classified(real) -> reason.SignatureClassification:
+    return reason.classify_signatures(real.dataset)
+
+
+@pytest.fixture(scope="module")
+def real_owl(real_classified) -> dict[URIRef, str]:
+    return real_classified.assignments()
+
+
+@pytest.fixture(scope="module")
+def real_store() -> ox.Store:
+    """The build's store (kg.publish.fastbuild.run_pipeline): the shipped data and the derived typology."""
+    from kg.publish.fastbuild import run_pipeline
+
+    return run_pipeline().store
 
 
 # ---------------------------------------------------------------- the generated OWL (no Java)
@@ -280,7 +346,99 @@ def test_cross_check_reports_uses_on_one_side_only():
     assert "disagree on 2 uses" in str(error)
 
 
-# ---------------------------------------------------------------- (f) no Java
+# ---------------------------------------------------------------- (f) one individual per signature
+
+@java
+def test_five_uses_with_two_signatures_are_two_individuals(ontology_graph, vocab_graph):
+    dataset = fixture_dataset(ontology_graph, vocab_graph, SIGNATURE_FIXTURE)
+    found = reason.classify_signatures(dataset)
+    assert found.classified == 2
+    assert len(found.individuals) == 2
+    assert sorted(found.individuals.values()) == [
+        URIRef("https://w3id.org/smqi/reasoning/typology#signature-1"),
+        URIRef("https://w3id.org/smqi/reasoning/typology#signature-2"),
+    ]
+    assert {u: keys_of(sig) for u, sig in found.signatures.items()} == {
+        U("sigma2010-1"): ("two-way", "health-organisation", ("feedback-collection",)),
+        U("sigma2010-2"): ("two-way", "health-organisation", ("feedback-collection",)),
+        U("sigma2011-1"): ("two-way", "health-organisation", ("feedback-collection",)),
+        U("sigma2011-2"): ("one-way-inbound", "third-party-platform", ()),
+        U("sigma2012-1"): ("one-way-inbound", "third-party-platform", ()),
+    }
+    assert found.assignments() == SIGNATURE_EXPECTED
+    assert reason.owl_assignments(dataset) == SIGNATURE_EXPECTED
+
+
+@java
+def test_shipped_data_individuals_are_its_distinct_signatures(real_classified):
+    rows = csv_rows(resources.data_dir() / "uses.csv")
+    expected = {use: csv_signature(*row) for use, row in rows.items()}
+    distinct = len(set(expected.values()))
+    assert distinct < len(rows)  # uses do share signatures on the shipped data
+    assert real_classified.classified == distinct
+    assert len(real_classified.individuals) == distinct
+    assert {u: keys_of(sig) for u, sig in real_classified.signatures.items()} == expected
+
+
+@java
+@pytest.mark.parametrize("kind", ["dataset", "store"])
+def test_a_tampered_sparql_answer_names_the_use_and_its_signature(kind, real, real_store,
+                                                                   real_classified):
+    source = real.dataset if kind == "dataset" else real_store
+    sparql = oracle_on_csv(resources.data_dir() / "uses.csv")
+    if kind == "store":  # the store carries the derivation of kg.publish.fastbuild.derive_on_store
+        assert reason.sparql_assignments(real_store) == sparql
+        sparql = reason.sparql_assignments(real_store)
+    victim = sorted(u for u, m in sparql.items() if m == "listening")[-1]
+    sparql[victim] = "consultation"
+    with pytest.raises(reason.TypologyDisagreement) as info:
+        reason.check_typology(source, sparql)
+    row = csv_rows(resources.data_dir() / "uses.csv")[victim]
+    assert str(info.value).splitlines() == [
+        "the typology's SPARQL derivation and HermiT disagree on 1 use:",
+        f"{reason.use_label(victim)}: SPARQL says consultation, HermiT says listening "
+        f"(signature: {signature_text(*row)})",
+    ]
+    assert info.value.disagreements == [
+        reason.Disagreement(victim, "consultation", "listening", real_classified.signatures[victim])
+    ]
+
+
+@java
+def test_a_store_gives_the_same_answer_as_rdflib(made_up, real_classified, real_store):
+    on_store = reason.classify_signatures(store_of(made_up))
+    on_rdflib = reason.classify_signatures(made_up)
+    assert on_store == on_rdflib
+    assert on_store.assignments() == FIXTURE_EXPECTED
+    from_build = reason.classify_signatures(real_store)
+    assert from_build == real_classified
+    assert reason.check_typology(real_store, reason.sparql_assignments(real_store)) == (
+        real_classified.assignments())
+
+
+@java
+def test_the_types_of_the_signature_concepts_reach_hermit(ontology_graph, vocab_graph):
+    """Only the concepts a rule or a signature mentions keep their type, and that still catches a
+    platform given as a host (Platform and Host are disjoint; host has range Host)."""
+    dataset = fixture_dataset(ontology_graph, vocab_graph, SIGNATURE_FIXTURE)
+    evidence = dataset.graph(G_EVIDENCE)
+    evidence.set((U("sigma2012-1"), SMQI.host, concept_iri("platform", "twitter")))
+    with pytest.raises(reason.Inconsistent, match="inconsistent"):
+        reason.owl_assignments(dataset)
+
+
+def test_sparql_assignments_read_the_derived_graph(real_store):
+    from kg.derive.typology import derive
+
+    fresh = assemble()
+    assert set(reason.sparql_assignments(fresh.dataset).values()) == {"unclassified"}
+    derivation = derive(fresh.dataset)
+    assert reason.sparql_assignments(fresh.dataset) == derivation.assignments
+    assert reason.sparql_assignments(real_store) == derivation.assignments
+    assert reason.sparql_assignments(fresh) == derivation.assignments  # a KnowledgeGraph
+
+
+# ---------------------------------------------------------------- (g) no Java
 
 def test_java_missing_is_raised_first_with_the_hint(made_up, monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: no java anywhere on PATH
@@ -290,7 +448,9 @@ def test_java_missing_is_raised_first_with_the_hint(made_up, monkeypatch, tmp_pa
 
     monkeypatch.setattr(reason, "_reasoning_input", no_work)
     monkeypatch.setattr(reason, "load_world", no_work)
-    calls = (lambda: reason.owl_assignments(made_up), lambda: reason.check_consistency(made_up))
+    store = store_of(made_up)
+    calls = (lambda: reason.owl_assignments(made_up), lambda: reason.check_consistency(made_up),
+             lambda: reason.owl_assignments(store), lambda: reason.check_typology(store, {}))
     for call in calls:
         with pytest.raises(JavaMissing) as info:
             call()

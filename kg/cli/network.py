@@ -24,8 +24,9 @@ def register(add) -> None:
     """Add the command to the ``smqi`` parser (``add`` makes a sub-parser)."""
     p = add("network", "graph analysis of the evidence with networkx",
             "Build a bipartite study-concept graph and a weighted co-occurrence graph of features "
-            "across uses, detect communities (fixed seed), compare them with the rule-based models "
-            "(contingency table, adjusted Rand index) and rank platforms, populations and "
+            "across uses, detect communities (fixed seed), put each use in the community holding most "
+            "of its features and compare that with the rule-based models (contingency table, adjusted "
+            "Rand index) and rank platforms, populations and "
             "activities by centrality. Writes GraphML and JSON.")
     p.add_argument("--out", default="build/network", help="output folder (default: build/network)")
     add_store_options(p)

@@ -1,19 +1,24 @@
 """Network analysis of the evidence: who uses what with what, read from the knowledge graph.
 
-Everything is built from the RDF graph (SPARQL over the union of the named graphs), never from the
-CSV sheets, so the analysis sees exactly what the graph holds:
+Everything is built from the RDF graph (one SPARQL SELECT over the union of the named graphs of an
+rdflib Graph/Dataset or a pyoxigraph Store), never from the CSV sheets, so the analysis sees
+exactly what the graph holds. Every step is linear in the evidence (uses × features per use); no
+step compares pairs of uses or of studies, so it runs the same at 66 studies and at 100k:
 
 - a bipartite study–concept graph: a study is linked to each platform, communication model, host,
   user population, QI activity and QI stage of its uses, weighted by how many of its uses have it;
 - a co-occurrence graph of the features of uses (platform, user population, QI activity,
-  communication model, host): edge weight = number of uses in which both concepts occur;
-- a use–use similarity graph: edge weight = Jaccard similarity of the two uses' feature sets
-  (shared features / features of either). Jaccard rather than a raw count so that uses coded with
-  many values do not pull every other use towards them.
+  communication model, host): edge weight = number of uses in which both concepts occur. Uses are
+  first grouped by their feature set; each distinct set adds its number of uses to each of its
+  pairs (the same counts as +1 per use and pair, with fewer additions).
 
 Communities: Louvain (networkx ``louvain_communities``, weight "weight", resolution 1.0, seed 42)
-on the co-occurrence graph, and on the use–use graph; the use–use communities give each use one
-community label, compared with the rule-based models of use in the derived named graph
+on the co-occurrence graph, numbered C1, C2, … (largest first, then by first member). Uses are
+then put into those communities instead of into communities of a use–use similarity graph (which
+needs every pair of uses: quadratic): each use goes to the feature community that holds most of
+its features (ties: the earlier community; a use with no feature gets "none"). This is linear,
+gives every use one label, and reads as "the cluster of concepts this use is made of". Those
+labels are compared with the rule-based models of use in the derived named graph
 (``smqi:modelOfUse``; a use without one is "unclassified") by a contingency table and the adjusted
 Rand index (Hubert and Arabie 1985). Louvain's result depends on the order of the nodes as well as
 the seed, so every graph is built with its nodes and edges inserted in sorted order.
@@ -21,7 +26,8 @@ the seed, so every graph is built with its nodes and edges inserted in sorted or
 Centralities (co-occurrence graph): strength (weighted degree); betweenness with distance =
 1/weight, as an exact fraction so that tied path lengths stay tied (a strong co-occurrence is a
 short distance), normalised; eigenvector centrality with weight. PageRank was not used because
-networkx's ``pagerank`` needs scipy, which the project does not depend on.
+networkx's ``pagerank`` needs scipy, which the project does not depend on. The co-occurrence graph
+has one node per coded concept, so its size does not grow with the number of uses.
 """
 
 from __future__ import annotations
@@ -45,12 +51,13 @@ from kg.model.errors import DataError
 from kg.model.namespaces import G_DERIVED, SMQI
 
 __all__ = [
-    "Evidence", "NetworkReport", "read_evidence", "bipartite_graph", "cooccurrence_graph", "use_graph",
-    "communities", "contingency_table", "adjusted_rand_index", "partition_ari", "centralities",
-    "analyse", "to_json_data", "report_text", "write_outputs", "SEED", "RESOLUTION", "DECIMALS",
-    "TOP_N", "UNCLASSIFIED", "FEATURE_DIMENSIONS", "CENTRALITY_DIMENSIONS", "MEASURES", "PREFIXES",
-    "Q_STUDIES", "Q_USES", "Q_CODES", "Q_MODELS"
+    "evidence_query", "Evidence", "NetworkReport", "read_evidence", "bipartite_graph",
+    "cooccurrence_graph", "community_labels", "assign_uses", "communities", "contingency_table",
+    "adjusted_rand_index", "partition_ari", "centralities", "analyse", "to_json_data", "report_text",
+    "write_outputs", "SEED", "RESOLUTION", "DECIMALS", "TOP_N", "UNCLASSIFIED", "FEATURE_DIMENSIONS",
+    "CENTRALITY_DIMENSIONS", "MEASURES", "NO_FEATURES"
 ]
+
 
 SEED = 42
 RESOLUTION = 1.0
@@ -71,20 +78,29 @@ FEATURE_DIMENSIONS = ("platform", "user-population", "qi-activity", "communicati
 CENTRALITY_DIMENSIONS = ("platform", "user-population", "qi-activity")
 MEASURES = ("strength", "betweenness", "eigenvector")
 
-PREFIXES = {"smqi": str(SMQI._NS), "skos": str(SKOS)}
 _VALUES = " ".join(f"<{p}>" for p in DIMENSIONS)
-Q_STUDIES = "SELECT ?study ?sid WHERE { ?study a smqi:Study OPTIONAL { ?study smqi:studyId ?sid } }"
-Q_USES = """SELECT ?use ?study ?sid WHERE { ?use a smqi:SocialMediaUse
-  OPTIONAL { ?use smqi:reportedIn|^smqi:reportsUse ?study
-             OPTIONAL { ?study smqi:studyId ?sid } } }"""
-Q_CODES = f"""SELECT DISTINCT ?use ?p ?concept ?notation ?label WHERE {{
-  VALUES ?p {{ {_VALUES} }} ?use a smqi:SocialMediaUse ; ?p ?concept .
-  OPTIONAL {{ ?concept skos:notation ?notation }}
-  OPTIONAL {{ ?concept skos:prefLabel ?label
-             FILTER(lang(?label) = "" || langMatches(lang(?label), "en")) }}
+_SKOS = str(SKOS)
+
+
+def evidence_query(models_in_derived_graph: bool = True) -> str:
+    """The one SELECT the analysis reads: rows (kind, subject, object, extra) where kind is
+    study (study, -, studyId), use (use, study, studyId), code (use, concept, coding property),
+    notation (concept, -, notation), label (concept, -, English or plain prefLabel) and model
+    (use, model, -), the last from the derived named graph (or from anywhere, for a plain Graph)."""
+    smqi = str(SMQI._NS)
+    model = (f"GRAPH <{G_DERIVED}> {{ ?s <{smqi}modelOfUse> ?o }}" if models_in_derived_graph
+             else f"?s <{smqi}modelOfUse> ?o")
+    return f"""SELECT ?kind ?s ?o ?x WHERE {{
+  {{ ?s a <{smqi}Study> OPTIONAL {{ ?s <{smqi}studyId> ?x }} BIND ("study" AS ?kind) }}
+  UNION {{ ?s a <{smqi}SocialMediaUse>
+          OPTIONAL {{ ?s <{smqi}reportedIn>|^<{smqi}reportsUse> ?o OPTIONAL {{ ?o <{smqi}studyId> ?x }} }}
+          BIND ("use" AS ?kind) }}
+  UNION {{ VALUES ?x {{ {_VALUES} }} ?s a <{smqi}SocialMediaUse> ; ?x ?o BIND ("code" AS ?kind) }}
+  UNION {{ ?o <{_SKOS}notation> ?x BIND ("notation" AS ?kind) }}
+  UNION {{ ?o <{_SKOS}prefLabel> ?x FILTER (lang(?x) = "" || langMatches(lang(?x), "en"))
+          BIND ("label" AS ?kind) }}
+  UNION {{ {model} BIND ("model" AS ?kind) }}
 }}"""
-Q_MODELS = """SELECT ?use ?model ?notation WHERE { GRAPH ?g { ?use smqi:modelOfUse ?model }
-  OPTIONAL { ?model skos:notation ?notation } }"""
 
 
 @dataclass
@@ -104,9 +120,9 @@ class NetworkReport:
 
     bipartite: nx.Graph
     cooccurrence: nx.Graph
-    use_graph: nx.Graph
     feature_communities: list[list[str]]
-    use_communities: list[list[str]]
+    use_community: dict[str, str]  # use id -> label of its feature community (C1, …) or "none"
+    use_communities: list[list[str]]  # the uses of each label of contingency_columns, in order
     models: dict[str, str]  # use id -> model notation or "unclassified"
     contingency_rows: list[str]
     contingency_columns: list[str]
@@ -115,14 +131,17 @@ class NetworkReport:
     centralities: dict[str, dict[str, list[tuple[str, float]]]]  # dimension -> measure -> ranking
 
     def sizes(self) -> dict[str, dict[str, int]]:
-        """Node and edge counts of the three graphs; studies and concepts of the bipartite graph."""
+        """Node and edge counts of the two graphs; studies and concepts of the bipartite graph."""
         studies = sum(1 for _, kind in self.bipartite.nodes(data="kind") if kind == "study")
-        graphs = (("bipartite", self.bipartite), ("cooccurrence", self.cooccurrence),
-                  ("use_graph", self.use_graph))  # fmt: skip
+        graphs = (("bipartite", self.bipartite), ("cooccurrence", self.cooccurrence))
         sizes = {n: {"nodes": g.number_of_nodes(), "edges": g.number_of_edges()} for n, g in graphs}
         concepts = sizes["bipartite"]["nodes"] - studies
         sizes["bipartite"] |= {"studies": studies, "concepts": concepts}
         return sizes
+
+    def community_labels(self) -> list[str]:
+        """C1, C2, … for feature_communities (zero-padded so that they sort in order)."""
+        return community_labels(len(self.feature_communities))
 
 
 def _tail(iri: object) -> str:
@@ -135,43 +154,52 @@ def _use_key(use_id: str) -> tuple[str, int, str]:
     return (head, int(num), "") if num.isascii() and num.isdigit() else (use_id, 0, use_id)
 
 
-def _union(graph: Graph) -> Graph:
-    """A graph whose queries see every triple (a Dataset without default_union is copied)."""
-    if isinstance(graph, Dataset) and not graph.default_union:
-        union = Graph()
-        union += ((s, p, o) for s, p, o, _ in graph.quads((None, None, None, None)))
-        return union
-    return graph
+def read_evidence(source: Any) -> Evidence:
+    """Read studies, uses, their codes and the derived models of use from ``source`` with one SELECT:
+    a pyoxigraph Store or an rdflib Dataset (models from the derived named graph), a
+    KnowledgeGraph (its dataset) or a plain Graph (models from itself)."""
+    from kg.io.store import select_text
 
-
-def read_evidence(graph: Graph) -> Evidence:
-    """Read studies, uses, their codes and the derived models of use from ``graph``: the
-    assembled Dataset (models from its derived named graph) or a plain Graph (models from itself).
-    """
-    union, ev = _union(graph), Evidence()
-    for row in union.query(Q_STUDIES, initNs=PREFIXES):
-        ev.studies.add(str(row.sid) if row.sid is not None else _tail(row.study))
-    for row in union.query(Q_USES, initNs=PREFIXES):
-        use, study = _tail(row.use), row.study and (str(row.sid or "") or _tail(row.study))
-        if ev.use_study.setdefault(use, study) != study:
-            raise DataError(f"use {use} is reported in two studies: {ev.use_study[use]}, {study}")
-        ev.codes[use] = set()
-        if study is not None:
-            ev.studies.add(study)
+    source = getattr(source, "dataset", source)
+    dimension_of = {str(p): dim for p, dim in DIMENSIONS.items()}
+    plain = isinstance(source, Graph) and not isinstance(source, Dataset)
+    ev = Evidence()
+    codes: list[tuple[str, str, str]] = []
+    notations: dict[str, set[str]] = {}
+    concept_labels: dict[str, set[str]] = {}
+    models: list[tuple[str, str]] = []
+    for kind, s, o, x in select_text(source, evidence_query(not plain)):
+        if kind == "code":
+            codes.append((_tail(s), o, dimension_of[x]))
+        elif kind == "use":
+            use, study = _tail(s), o and (x or _tail(o))
+            if ev.use_study.setdefault(use, study) != study:
+                raise DataError(f"use {use} is reported in two studies: {ev.use_study[use]}, {study}")
+            ev.codes[use] = set()
+            if study is not None:
+                ev.studies.add(study)
+        elif kind == "study":
+            ev.studies.add(x if x is not None else _tail(s))
+        elif kind == "notation":
+            notations.setdefault(o, set()).add(x)
+        elif kind == "label":
+            concept_labels.setdefault(o, set()).add(x)
+        elif kind == "model":
+            models.append((_tail(s), o))
+    node_of: dict[tuple[str, str], str] = {}
     labels: dict[str, set[str]] = {}
-    for row in union.query(Q_CODES, initNs=PREFIXES):
-        key = str(row.notation) if row.notation is not None else _tail(row.concept)
-        node = f"{DIMENSIONS[row.p]}:{key}"
-        ev.codes[_tail(row.use)].add(node)
-        labels.setdefault(node, set()).update([str(row.label)] if row.label is not None else [])
+    for use, concept, dim in codes:
+        node = node_of.get((concept, dim))
+        if node is None:
+            key = min(notations[concept]) if concept in notations else _tail(concept)
+            node = node_of[(concept, dim)] = f"{dim}:{key}"
+            labels.setdefault(node, set()).update(concept_labels.get(concept, ()))
+        ev.codes[use].add(node)
     ev.labels = {n: min(ls) if ls else n.split(":", 1)[1] for n, ls in labels.items()}
-    bindings = {"g": G_DERIVED} if isinstance(graph, Dataset) else {}
-    query = Q_MODELS if bindings else Q_MODELS.replace("GRAPH ?g", "")
-    # GRAPH ?g needs the Dataset itself (a copied union has no named graphs).
-    for row in (graph if bindings else union).query(query, initNs=PREFIXES, initBindings=bindings):
-        model = str(row.notation) if row.notation is not None else _tail(row.model)
-        if ev.models.setdefault(_tail(row.use), model) != model:
-            raise DataError(f"use {_tail(row.use)} has more than one model of use")
+    for use, model_iri in models:
+        model = min(notations[model_iri]) if model_iri in notations else _tail(model_iri)
+        if ev.models.setdefault(use, model) != model:
+            raise DataError(f"use {use} has more than one model of use")
     return ev
 
 
@@ -203,13 +231,16 @@ def _features(ev: Evidence, use: str) -> list[str]:
 
 
 def cooccurrence_graph(ev: Evidence) -> nx.Graph:
-    """Feature co-occurrence graph; edge weight = number of uses in which both concepts occur."""
+    """Feature co-occurrence graph; edge weight = number of uses in which both concepts occur.
+
+    Uses with the same feature set are counted once, with their number as the weight of each pair."""
+    feature_sets = Counter(tuple(_features(ev, use)) for use in ev.codes)
     weights: Counter[tuple[str, str]] = Counter()
     nodes: set[str] = set()
-    for use in ev.codes:
-        feats = _features(ev, use)
+    for feats, n in feature_sets.items():
         nodes.update(feats)
-        weights.update(combinations(feats, 2))
+        for pair in combinations(feats, 2):
+            weights[pair] += n
     g = nx.Graph()
     _add_concepts(g, ev, nodes)
     for (a, b), w in sorted(weights.items()):
@@ -217,19 +248,27 @@ def cooccurrence_graph(ev: Evidence) -> nx.Graph:
     return g
 
 
-def use_graph(ev: Evidence) -> nx.Graph:
-    """Use–use graph; edge weight = Jaccard similarity of the uses' feature sets (> 0 only)."""
-    g = nx.Graph()
-    uses = sorted(ev.codes, key=_use_key)
-    feats = {u: set(_features(ev, u)) for u in uses}
-    for use in uses:
-        model = ev.models.get(use, UNCLASSIFIED)
-        g.add_node(use, kind="use", study=ev.use_study[use] or "", model=model)
-    for a, b in combinations(uses, 2):
-        shared = len(feats[a] & feats[b])
-        if shared:
-            g.add_edge(a, b, weight=shared / len(feats[a] | feats[b]), shared=shared)
-    return g
+NO_FEATURES = "none"
+
+
+def community_labels(n: int) -> list[str]:
+    """C1 … Cn, zero-padded to one width (C01 … C12) so that they sort in numeric order."""
+    width = len(str(n))
+    return [f"C{i:0{width}d}" for i in range(1, n + 1)]
+
+
+def assign_uses(ev: Evidence, feature_communities: Sequence[Sequence[str]]) -> dict[str, str]:
+    """Use id -> the label of the feature community holding most of the use's features.
+
+    Ties go to the earlier community (larger, then by first member); a use with no feature in any
+    community gets "none". Linear: one look-up per feature of each use."""
+    labels = community_labels(len(feature_communities))
+    index = {node: i for i, comm in enumerate(feature_communities) for node in comm}
+    out: dict[str, str] = {}
+    for use in sorted(ev.codes, key=_use_key):
+        counts = Counter(index[f] for f in _features(ev, use) if f in index)
+        out[use] = labels[min(counts, key=lambda i: (-counts[i], i))] if counts else NO_FEATURES
+    return out
 
 
 def communities(g: nx.Graph, key: Any = None) -> list[list[str]]:
@@ -303,22 +342,24 @@ def centralities(g: nx.Graph) -> dict[str, dict[str, list[tuple[str, float]]]]:
     return out
 
 
-def analyse(graph: Graph | Any) -> NetworkReport:
-    """Run the whole analysis on an assembled Dataset (or a KnowledgeGraph, or a plain Graph)."""
-    ev = read_evidence(getattr(graph, "dataset", graph))
-    bip, cooc, ug = bipartite_graph(ev), cooccurrence_graph(ev), use_graph(ev)
+def analyse(source: Any) -> NetworkReport:
+    """Run the whole analysis on an assembled Dataset, a KnowledgeGraph, a plain Graph or a
+    pyoxigraph Store (the build's store), read with one SELECT."""
+    ev = read_evidence(source)
+    bip, cooc = bipartite_graph(ev), cooccurrence_graph(ev)
     feature_comms = communities(cooc)
-    use_comms = communities(ug, key=_use_key)
-    width = len(str(len(use_comms)))
-    use_label = {u: f"U{i:0{width}d}" for i, c in enumerate(use_comms, 1) for u in c}
+    use_label = assign_uses(ev, feature_comms)
     models = {u: ev.models.get(u, UNCLASSIFIED) for u in sorted(ev.codes, key=_use_key)}
     rows, cols, table = contingency_table(models, use_label)
+    members: dict[str, list[str]] = {c: [] for c in cols}
+    for use, label in use_label.items():  # already in use order
+        members[label].append(use)
     return NetworkReport(
         bipartite=bip,
         cooccurrence=cooc,
-        use_graph=ug,
         feature_communities=feature_comms,
-        use_communities=use_comms,
+        use_community=use_label,
+        use_communities=[members[c] for c in cols],
         models=models,
         contingency_rows=rows,
         contingency_columns=cols,
@@ -332,9 +373,11 @@ def to_json_data(report: NetworkReport) -> dict[str, Any]:
     """The JSON-ready content of ``network.json``."""
     return {
         "sizes": report.sizes(),
-        "parameters": {"algorithm": "louvain", "seed": SEED, "resolution": RESOLUTION},
-        "feature_communities": report.feature_communities,
-        "use_communities": report.use_communities,
+        "parameters": {"algorithm": "louvain", "seed": SEED, "resolution": RESOLUTION,
+                       "use_communities": "each use in the feature community holding most of its "
+                                          "features (ties: the earlier community)"},
+        "feature_communities": dict(zip(report.community_labels(), report.feature_communities)),
+        "use_communities": dict(zip(report.contingency_columns, report.use_communities)),
         "models": report.models,
         "contingency": {
             "rows": report.contingency_rows,
@@ -356,10 +399,9 @@ def report_text(report: NetworkReport) -> str:
         out.append(f"{name}: " + ", ".join(f"{v} {k}" for k, v in size.items()))
     out += ["", f"Feature communities (Louvain, seed {SEED}): {len(report.feature_communities)}"]
     labels = dict(report.cooccurrence.nodes(data="label"))
-    for i, comm in enumerate(report.feature_communities, 1):
-        out.append(f"  C{i} ({len(comm)}): " + "; ".join(f"{n} ({labels[n]})" for n in comm))
-    n_use = len(report.use_communities)
-    out += ["", f"Use communities (Louvain on the Jaccard use-use graph): {n_use}"]
+    for name, comm in zip(report.community_labels(), report.feature_communities):
+        out.append(f"  {name} ({len(comm)}): " + "; ".join(f"{n} ({labels[n]})" for n in comm))
+    out += ["", "Uses by feature community (each use in the community holding most of its features)"]
     for label, comm in zip(report.contingency_columns, report.use_communities):
         out.append(f"  {label} ({len(comm)}): " + ", ".join(comm))
     out += ["", "Models of use (rows) x use communities (columns)"]
@@ -367,7 +409,7 @@ def report_text(report: NetworkReport) -> str:
     out.append(" " * width + "".join(f"{c:>5}" for c in report.contingency_columns))
     for row, counts in zip(report.contingency_rows, report.contingency):
         out.append(f"{row:<{width}}" + "".join(f"{x:>5}" for x in counts))
-    out += ["", f"Adjusted Rand index (models vs use communities): {report.ari:.4f}"]
+    out += ["", f"Adjusted Rand index (models vs feature communities of the uses): {report.ari:.4f}"]
     for dim, measures in report.centralities.items():
         out += ["", f"Top {TOP_N} {dim} by centrality in the co-occurrence graph"]
         for measure, ranking in measures.items():

@@ -5,8 +5,22 @@ uses its own owlready2 World, so nothing leaks between runs. HermiT needs Java; 
 the caller gets JavaMissing with what to install.
 
 Besides consistency checks, the module cross-checks the typology: owl_rules() turns the rule data
-of the typology vocabulary into OWL classes, owl_assignments() lets HermiT classify the uses, and
-cross_check() / check_typology() compare that with the SPARQL derivation (kg/typology.py).
+of the typology vocabulary into OWL classes, HermiT classifies, and check_typology() compares the
+answer with the SPARQL derivation (kg/typology.py, kg/fastbuild.derive_on_store) use by use.
+
+Signatures: the cost does not grow with the evidence. The rules read three things of a use: its
+communication model, its host and whether one of its QI activities is among those a rule names.
+A use's *signature* is exactly that: (communication model(s), host(s), the subset of its QI
+activities that some rule's smqi:requiresAnyActivity names), read from the rules, not hard-coded.
+Two uses with the same signature satisfy the same rule atoms, so every rule table with these tested
+activities gives them the same model. classify_signatures() therefore reads the uses with ONE
+linear SELECT of (use, communication model, host, tested activity) rows, builds one OWL individual
+per distinct signature (rt:signature-1, …; 29 on the shipped data, 1,120 for 109,297 synthetic
+uses), lets HermiT classify those once, and maps each signature's answer back to its uses. The
+ontology goes in as it is, of the vocabularies only the types of the concepts that a rule or a
+signature mentions; studies and uses do not. check_typology() compares per use, so a
+disagreement still names the use, and now its signature. The input may be an rdflib Graph, Dataset or KnowledgeGraph, or a pyoxigraph
+Store (queried with use_default_graph_as_union=True, terms converted with kg.io.store.from_ox).
 """
 
 from __future__ import annotations
@@ -21,14 +35,17 @@ from urllib.parse import quote
 from rdflib import OWL, RDF, RDFS, SKOS, XSD, BNode, Dataset, Graph, Literal, Namespace, URIRef
 from rdflib.collection import Collection
 
-from kg.model.errors import JavaMissing, SmqiError
-from kg.model.namespaces import G_EVIDENCE, G_ONTOLOGY, G_VOCAB, SMQI
+from kg.model.errors import DataError, JavaMissing, SmqiError
+from kg.model.namespaces import G_DERIVED, G_ONTOLOGY, G_VOCAB, SMQI
 
 __all__ = [
     "Inconsistent", "java_executable", "owl_safe", "load_world", "run_hermit", "check_consistency",
-    "RulesInvalid", "AssignmentUndetermined", "Rule", "read_rules", "owl_rules", "closed_world_axioms",
-    "owl_assignments", "use_label", "Disagreement", "TypologyDisagreement", "cross_check",
-    "format_disagreements", "check_typology", "JAVA_HINT", "TYPOLOGY_SCHEME", "RT", "UNCLASSIFIED"
+    "RulesInvalid", "AssignmentUndetermined", "Rule", "read_rules", "owl_rules", "Signature",
+    "tested_activities", "read_signatures", "signature_individuals", "signature_assertions",
+    "closed_world_axioms", "terminology", "rule_concepts", "without_unused_concepts",
+    "SignatureClassification", "classify_signatures", "owl_assignments", "use_label", "Disagreement",
+    "TypologyDisagreement", "cross_check", "format_disagreements", "sparql_assignments",
+    "check_typology", "JAVA_HINT", "TYPOLOGY_SCHEME", "RT", "UNCLASSIFIED"
 ]
 
 JAVA_HINT = (
@@ -139,28 +156,31 @@ def check_consistency(graph: Graph | Dataset) -> None:
 # The Model_i and Unclassified are pairwise disjoint by construction (Model_j, j > i, lies under
 # ¬Match_i, Model_i under Match_i), so a use can be entailed to be in at most one of them.
 #
-# Why the negations are sound (and complete) for the uses. OWL is open-world: from the bare
-# evidence HermiT cannot conclude that a use is NOT in Match_i (the use might have another activity
-# nobody wrote down, or its host "professionals" might be the same individual as
-# "consumers-community"), so without more axioms every use would land in no assignment class. The
-# SPARQL rules read the sheet as complete; we state exactly that, and no more, in OWL:
-#   1. unique names: every concept that a rule or a use mentions on the three rule properties
-#      (communication model, host, QI activity) is declared different from every other one
-#      (owl:AllDifferent). Concepts are distinct by the codebook (one key, one concept).
-#   2. closed world for each use, on the three rule properties only:
-#         use ⊑ communicationModel only {its communication model}
-#         use ⊑ host only {its host}
-#         use ⊑ qiActivity only {its activities}   (only owl:Nothing where the sheet gives none)
-#      This is what the sheet says: the coded values are all the values (communicationModel and
-#      host are, besides, functional in the ontology).
-# With 1 and 2 every rule atom has a determinate truth value for every use: `cm hasValue c` holds
-# iff the coded model is c (if the coded model c' ≠ c, `only {c'}` and c' ≠ c exclude c), and
-# `qiActivity some {a1, …}` holds iff a coded activity is among the a_k (the coded ones are all of
-# them, and each differs from every a_k it is not). So Match_i, hence its complement, hence every
-# Model_i and Unclassified, is decided for each use exactly as a closed-world evaluation of the
-# rule table decides it; HermiT (sound and complete for OWL 2 DL) then puts each use in exactly one
-# assignment class. The closure axioms are added to a copy of the evidence given to HermiT only;
-# they are never written into the knowledge graph, where the open-world reading stays.
+# Why the negations are sound (and complete) for the signature individuals. OWL is open-world:
+# from the bare assertions HermiT cannot conclude that an individual is NOT in Match_i (it might
+# have another activity nobody wrote down, or its host "professionals" might be the same individual
+# as "consumers-community"), so without more axioms every individual would land in no assignment
+# class. The SPARQL rules read the sheet as complete; we state exactly that, and no more, in OWL:
+#   1. unique names: every concept that a rule or a signature mentions on the three rule
+#      properties (communication model, host, QI activity) is declared different from every other
+#      one (owl:AllDifferent). Concepts are distinct by the codebook (one key, one concept).
+#   2. closed world for each signature individual s, on the three rule properties only:
+#         s ⊑ communicationModel only {its communication model(s)}
+#         s ⊑ host only {its host(s)}
+#         s ⊑ qiActivity only {its tested activities}   (owl:Nothing where there are none)
+#      with the same values asserted on s. This is what the sheet says of every use of the
+#      signature, restricted to the activities a rule tests: for any rule with activity set A_i
+#      and a use with activities X, X ∩ A_i = (X ∩ T) ∩ A_i where T ⊇ A_i is the union of the tested
+#      activities, so dropping untested activities changes no rule atom.
+# With 1 and 2 every rule atom has a determinate truth value for every signature individual:
+# `cm hasValue c` holds iff its model is c (if it is c' ≠ c, `only {c'}` and c' ≠ c exclude c), and
+# `qiActivity some {a1, …}` holds iff one of its activities is among the a_k (they are all of them,
+# and each differs from every a_k it is not). So Match_i, hence its complement, hence every Model_i
+# and Unclassified, is decided for each individual exactly as a closed-world evaluation of the rule
+# table decides it for each use of that signature; HermiT (sound and complete for OWL 2 DL) then
+# puts each individual in exactly one assignment class. The signature individuals and the closure
+# axioms exist only in the copy given to HermiT; they are never written into the knowledge graph,
+# where the open-world reading stays.
 
 TYPOLOGY_SCHEME = URIRef("https://w3id.org/smqi/vocab/typology")
 RT = Namespace("https://w3id.org/smqi/reasoning/typology#")
@@ -356,24 +376,90 @@ def owl_rules(graph) -> Graph:
     return out
 
 
-def closed_world_axioms(graph, rules: list[Rule]) -> Graph:
-    """Unique names for the rule properties' concepts, and each use's closure on them.
+# ---------------------------------------------------------------- coding signatures
+
+@dataclass(frozen=True, order=True)
+class Signature:
+    """What the typology's rules read of one use: its communication model(s), host(s) and those of
+    its QI activities that some rule tests (sorted tuples of concept IRIs). Uses with the same
+    signature get the same model of use from every rule table with these tested activities."""
+
+    communication_models: tuple[URIRef, ...]
+    hosts: tuple[URIRef, ...]
+    activities: tuple[URIRef, ...]
+
+    def as_text(self) -> str:
+        """``communication model one-way-inbound, host third-party-platform, tested activities
+        feedback-collection`` (codebook keys, the last segment of each concept IRI)."""
+        def keys(iris: tuple[URIRef, ...]) -> str:
+            return " + ".join(str(i).rstrip("/").rsplit("/", 1)[-1] for i in iris) or "none"
+
+        return (f"communication model {keys(self.communication_models)}, host {keys(self.hosts)}, "
+                f"tested activities {keys(self.activities)}")
+
+
+def tested_activities(rules: list[Rule]) -> frozenset[URIRef]:
+    """Every QI activity some rule's ``smqi:requiresAnyActivity`` names."""
+    return frozenset(a for rule in rules for a in rule.activities)
+
+
+def _signature_query(tested: frozenset[URIRef]) -> str:
+    activities = ""
+    if tested:
+        values = " ".join(f"<{a}>" for a in sorted(tested))
+        activities = f"OPTIONAL {{ VALUES ?act {{ {values} }} ?use <{SMQI.qiActivity}> ?act }}"
+    return (f"SELECT ?use ?cm ?host ?act WHERE {{ ?use a <{SMQI.SocialMediaUse}> FILTER (isIRI(?use)) "
+            f"OPTIONAL {{ ?use <{SMQI.communicationModel}> ?cm }} "
+            f"OPTIONAL {{ ?use <{SMQI.host}> ?host }} {activities} }}")
+
+
+def read_signatures(source, rules: list[Rule]) -> dict[URIRef, Signature]:
+    """Use IRI -> its Signature, read with one SELECT of (use, comm model, host, activity) rows over
+    the union of ``source``'s graphs (a pyoxigraph Store, an rdflib Graph/Dataset, a KnowledgeGraph).
+
+    Only IRI values count (as in the closure axioms); only activities some rule tests are read."""
+    from kg.io.store import select_union
+
+    values: dict[URIRef, tuple[set, set, set]] = {}
+    for use, cm, host, act in select_union(source, _signature_query(tested_activities(rules))):
+        cms, hosts, acts = values.setdefault(use, (set(), set(), set()))
+        for found, into in ((cm, cms), (host, hosts), (act, acts)):
+            if isinstance(found, URIRef):
+                into.add(found)
+    return {use: Signature(tuple(sorted(c)), tuple(sorted(h)), tuple(sorted(a)))
+            for use, (c, h, a) in values.items()}
+
+
+def signature_individuals(signatures) -> dict[Signature, URIRef]:
+    """One OWL individual per distinct signature, named by its rank in sorted order
+    (``rt:signature-1``, …), so the names do not depend on which uses share them."""
+    return {s: RT[f"signature-{i}"] for i, s in enumerate(sorted(set(signatures)), start=1)}
+
+
+def signature_assertions(individuals: dict[Signature, URIRef]) -> Graph:
+    """Each signature individual typed smqi:SocialMediaUse, with its values on the rule properties."""
+    out = Graph()
+    for signature, node in individuals.items():
+        out.add((node, RDF.type, SMQI.SocialMediaUse))
+        for prop, values in zip(_RULE_PROPERTIES, (signature.communication_models, signature.hosts,
+                                                   signature.activities)):
+            for value in values:
+                out.add((node, prop, value))
+    return out
+
+
+def closed_world_axioms(individuals: dict[Signature, URIRef], rules: list[Rule]) -> Graph:
+    """Unique names for the rule properties' concepts, and each signature individual's closure.
 
     See the module comment above for why these make the negations in owl_rules sound.
     """
-    graph = _as_graph(graph)
     out = Graph()
-    concepts: set[URIRef] = set()
-    for cls in (SMQI.CommunicationModel, SMQI.Host, SMQI.QIActivity):
-        concepts.update(c for c in graph.subjects(RDF.type, cls) if isinstance(c, URIRef))
-    for rule in rules:
-        concepts.update(v for v in (rule.communication_model, rule.host, *rule.activities) if v)
-    for use in sorted(set(graph.subjects(RDF.type, SMQI.SocialMediaUse))):
-        for prop in _RULE_PROPERTIES:
-            values = sorted(v for v in graph.objects(use, prop) if isinstance(v, URIRef))
-            concepts.update(values)
-            out.add((use, RDF.type, _restriction(out, prop, OWL.allValuesFrom,
-                                                 _one_of(out, values))))
+    concepts = rule_concepts(rules, individuals)
+    for signature, node in sorted(individuals.items()):
+        for prop, values in zip(_RULE_PROPERTIES, (signature.communication_models, signature.hosts,
+                                                   signature.activities)):
+            out.add((node, RDF.type, _restriction(out, prop, OWL.allValuesFrom,
+                                                  _one_of(out, values))))
     if len(concepts) > 1:
         node = BNode()
         out.add((node, RDF.type, OWL.AllDifferent))
@@ -381,69 +467,141 @@ def closed_world_axioms(graph, rules: list[Rule]) -> Graph:
     return out
 
 
-def _reasoning_input(graph) -> tuple[Graph, list[Rule], list[URIRef]]:
-    """Ontology + vocabularies + the uses with their codings, the generated rules and closure."""
-    dataset = getattr(graph, "dataset", graph)
-    if isinstance(dataset, Dataset):
-        source = Graph()
-        for name in (G_ONTOLOGY, G_VOCAB, G_EVIDENCE):
-            for triple in dataset.graph(name):
-                source.add(triple)
-    else:
-        source = dataset
-    uses = sorted(u for u in set(source.subjects(RDF.type, SMQI.SocialMediaUse))
-                  if isinstance(u, URIRef))
-    use_set = set(uses)
-    data = Graph()
+def terminology(source) -> Graph:
+    """The ontology and the vocabularies of ``source``, without any use or study.
+
+    A pyoxigraph Store or an rdflib Dataset: its ontology and vocab named graphs (their size does not
+    grow with the evidence). A plain Graph has no named graphs to tell them apart: its triples minus
+    those about a use, a study or an income classification, and minus derived smqi:modelOfUse."""
+    source = getattr(source, "dataset", source)
+    out = Graph()
+    import pyoxigraph as ox
+
+    if isinstance(source, ox.Store):
+        from kg.io.store import from_ox
+
+        for name in (G_ONTOLOGY, G_VOCAB):
+            for quad in source.quads_for_pattern(None, None, None, ox.NamedNode(str(name))):
+                out.add((from_ox(quad.subject), from_ox(quad.predicate), from_ox(quad.object)))
+        return out
+    if isinstance(source, Dataset):
+        for name in (G_ONTOLOGY, G_VOCAB):
+            out += source.graph(name)
+        return out
+    instances = {s for cls in (SMQI.SocialMediaUse, SMQI.Study, SMQI.IncomeClassification)
+                 for s in source.subjects(RDF.type, cls)}
     for s, p, o in source:
-        # the uses (not their studies, titles, …) and everything else that is not evidence
-        if s in use_set and p == SMQI.reportedIn:
-            continue
-        if any((s, RDF.type, cls) in source for cls in (SMQI.Study, SMQI.IncomeClassification)):
-            continue
-        if p == SMQI.modelOfUse:  # a derived answer must not feed the check of it
-            continue
-        data.add((s, p, o))
-    rules = read_rules(source)
-    data += owl_rules(source)
-    data += closed_world_axioms(source, rules)
-    return data, rules, uses
+        if s not in instances and p != SMQI.modelOfUse:
+            out.add((s, p, o))
+    return out
 
 
-def owl_assignments(graph) -> dict[URIRef, str]:
-    """Each use's model of use as HermiT derives it: use IRI -> model key, or "unclassified".
+def rule_concepts(rules: list[Rule], individuals) -> set[URIRef]:
+    """The concepts a rule or a signature mentions on the rule properties."""
+    concepts = {v for rule in rules for v in (rule.communication_model, rule.host, *rule.activities) if v}
+    for signature in individuals:
+        concepts.update(signature.communication_models + signature.hosts + signature.activities)
+    return concepts
 
-    ``graph`` is a KnowledgeGraph, an rdflib Dataset (its ontology, vocab and evidence graphs are
-    used) or a Graph holding ontology, vocabularies and uses. Raises JavaMissing (before any work)
-    without Java, Inconsistent when the input is inconsistent, and AssignmentUndetermined when a
-    use ends in no assignment class or in several.
+
+def without_unused_concepts(terms: Graph, concepts: set[URIRef]) -> Graph:
+    """``terms`` (ontology + vocabularies) keeping, of the SKOS vocabularies, only the rdf:type of
+    ``concepts``. The other concepts and schemes (countries, platforms, …: some 400 individuals) play
+    no part in the typology, but HermiT would take every one of them into each tableau it builds to
+    realise the signature individuals (this halves HermiT's time at 1,000 signatures)."""
+    vocabulary = (set(terms.subjects(SKOS.inScheme, None)) | set(terms.subjects(RDF.type, SKOS.Concept))
+                  | set(terms.subjects(RDF.type, SKOS.ConceptScheme)))
+    out = Graph()
+    for s, p, o in terms:
+        if s not in vocabulary or (p == RDF.type and s in concepts):
+            out.add((s, p, o))
+    return out
+
+
+def _reasoning_input(source) -> tuple[Graph, list[Rule], dict[URIRef, Signature],
+                                      dict[Signature, URIRef]]:
+    """What HermiT gets: the ontology, the types of the concepts on the rule properties, the
+    generated rule classes, one individual per distinct signature and the closure axioms; with the
+    rules, each use's signature and the individual of each signature."""
+    terms = terminology(source)
+    rules = read_rules(terms)
+    signatures = read_signatures(source, rules)
+    individuals = signature_individuals(signatures.values())
+    data = without_unused_concepts(terms, rule_concepts(rules, individuals))
+    data += owl_rules(terms)
+    data += signature_assertions(individuals)
+    data += closed_world_axioms(individuals, rules)
+    return data, rules, signatures, individuals
+
+
+@dataclass
+class SignatureClassification:
+    """HermiT's answer on the distinct signatures, and how it maps back to the uses."""
+
+    rules: list[Rule]
+    signatures: dict[URIRef, Signature]  # use -> its signature
+    individuals: dict[Signature, URIRef]  # signature -> the OWL individual standing for it
+    models: dict[Signature, str]  # signature -> model key or "unclassified"
+    classified: int  # smqi:SocialMediaUse individuals in the world HermiT classified
+
+    def assignments(self) -> dict[URIRef, str]:
+        """Use IRI -> model key (or "unclassified"): the answer of the use's signature."""
+        return {use: self.models[sig] for use, sig in sorted(self.signatures.items(),
+                                                              key=lambda kv: _use_sort_key(kv[0]))}
+
+
+_MAX_LINES = 50
+
+
+def classify_signatures(source) -> SignatureClassification:
+    """Let HermiT classify one individual per distinct signature of ``source``'s uses.
+
+    ``source``: a pyoxigraph Store, an rdflib Dataset (ontology and vocab named graphs; uses from the
+    union), a KnowledgeGraph or a plain Graph holding ontology, vocabularies and uses. Raises
+    JavaMissing (before any work) without Java, Inconsistent when the input is inconsistent, and
+    AssignmentUndetermined (naming the uses) when a signature ends in no assignment class or several.
     """
     java_executable()  # fail fast, before building anything
-    data, rules, uses = _reasoning_input(graph)
+    data, rules, signatures, individuals = _reasoning_input(source)
     world, _onto = load_world(data)
     run_hermit(world)
 
     keys: dict[str, str] = {str(r.model_class): r.key for r in rules}
     keys[str(RT.Unclassified)] = UNCLASSIFIED
-    found: dict[URIRef, list[str]] = {}
-    for use in uses:
-        individual = world[str(use)]
+    use_class = world[str(SMQI.SocialMediaUse)]
+    classified = len(list(use_class.instances())) if use_class is not None else 0
+    found: dict[Signature, list[str]] = {}
+    for signature, node in individuals.items():
+        individual = world[str(node)]
         names: set[str] = set()
         if individual is not None:
             for cls in individual.is_a:
                 if hasattr(cls, "ancestors"):
                     # ancestors() includes the classes found equivalent (Model_1 ≡ Match_1, …)
                     names.update(a.iri for a in cls.ancestors() if hasattr(a, "iri"))
-        found[use] = sorted(keys[n] for n in names if n in keys)
+        found[signature] = sorted(keys[n] for n in names if n in keys)
     world.close()
-    bad = {u: ks for u, ks in found.items() if len(ks) != 1}
+    bad = {u: found[s] for u, s in signatures.items() if len(found[s]) != 1}
     if bad:
-        lines = [f"{use_label(u)}: {', '.join(ks) if ks else 'no assignment class'}"
-                 for u, ks in sorted(bad.items(), key=lambda kv: _use_sort_key(kv[0]))]
+        ordered = sorted(bad.items(), key=lambda kv: _use_sort_key(kv[0]))
+        lines = [f"{use_label(u)}: {', '.join(ks) if ks else 'no assignment class'} "
+                 f"(signature: {signatures[u].as_text()})" for u, ks in ordered[:_MAX_LINES]]
+        if len(ordered) > _MAX_LINES:
+            lines.append(f"… and {len(ordered) - _MAX_LINES} more")
         raise AssignmentUndetermined(
             f"HermiT put {len(bad)} use{'s' if len(bad) != 1 else ''} in no or several models "
             "of use:\n" + "\n".join(lines), bad)
-    return {u: ks[0] for u, ks in found.items()}
+    return SignatureClassification(rules, signatures, individuals,
+                                   {s: ks[0] for s, ks in found.items()}, classified)
+
+
+def owl_assignments(source) -> dict[URIRef, str]:
+    """Each use's model of use as HermiT derives it: use IRI -> model key, or "unclassified".
+
+    HermiT classifies one individual per distinct signature (``classify_signatures``); each use gets
+    its signature's answer. ``source`` and the errors: as ``classify_signatures``.
+    """
+    return classify_signatures(source).assignments()
 
 
 # ---------------------------------------------------------------- the cross-check
@@ -462,18 +620,21 @@ def _use_sort_key(use: URIRef):
 
 @dataclass(frozen=True)
 class Disagreement:
-    """One use on which the SPARQL derivation and HermiT differ (None: that side has no answer)."""
+    """One use on which the SPARQL derivation and HermiT differ (None: that side has no answer).
+
+    ``signature`` is the use's coding signature when it is known (check_typology fills it in)."""
 
     use: URIRef
     sparql: str | None
     owl: str | None
+    signature: Signature | None = None
 
     def as_text(self) -> str:
         def said(answer: str | None) -> str:
             return answer if answer is not None else "nothing (use missing)"
 
-        return (f"{use_label(self.use)}: SPARQL says {said(self.sparql)}, "
-                f"HermiT says {said(self.owl)}")
+        text = f"{use_label(self.use)}: SPARQL says {said(self.sparql)}, HermiT says {said(self.owl)}"
+        return text + (f" (signature: {self.signature.as_text()})" if self.signature else "")
 
 
 class TypologyDisagreement(SmqiError):
@@ -490,10 +651,13 @@ class TypologyDisagreement(SmqiError):
             + format_disagreements(self.disagreements))
 
 
-def cross_check(sparql: dict[URIRef, str], owl: dict[URIRef, str]) -> list[Disagreement]:
-    """Every use on which the two answers differ, including uses only one side answers for."""
+def cross_check(sparql: dict[URIRef, str], owl: dict[URIRef, str],
+                signatures: dict[URIRef, Signature] | None = None) -> list[Disagreement]:
+    """Every use on which the two answers differ, including uses only one side answers for; each
+    with its signature when ``signatures`` (use -> Signature) has it."""
+    signatures = signatures or {}
     return [
-        Disagreement(use, sparql.get(use), owl.get(use))
+        Disagreement(use, sparql.get(use), owl.get(use), signatures.get(use))
         for use in sorted(set(sparql) | set(owl), key=_use_sort_key)
         if sparql.get(use) != owl.get(use)
     ]
@@ -504,14 +668,38 @@ def format_disagreements(disagreements: list[Disagreement]) -> str:
     return "\n".join(d.as_text() for d in disagreements)
 
 
-def check_typology(graph, sparql: dict[URIRef, str]) -> dict[URIRef, str]:
-    """Run HermiT on ``graph`` and raise TypologyDisagreement unless it agrees with ``sparql``.
+def sparql_assignments(source) -> dict[URIRef, str]:
+    """The SPARQL derivation's answer as it stands in the graph: every use IRI -> the skos:notation of
+    its smqi:modelOfUse in the derived named graph (a plain Graph: anywhere), or "unclassified".
 
-    Returns HermiT's assignments. JavaMissing is raised before any work; the caller may turn it
-    into a warning.
+    One linear SELECT; ``source`` as for check_typology. A use with two models is a DataError."""
+    from kg.io.store import select_union
+
+    derived = getattr(source, "dataset", source)
+    plain = isinstance(derived, Graph) and not isinstance(derived, Dataset)
+    where = (f"?use <{SMQI.modelOfUse}> ?model" if plain
+             else f"GRAPH <{G_DERIVED}> {{ ?use <{SMQI.modelOfUse}> ?model }}")
+    text = (f"SELECT ?use ?model ?notation WHERE {{ ?use a <{SMQI.SocialMediaUse}> FILTER (isIRI(?use)) "
+            f"OPTIONAL {{ {where} OPTIONAL {{ ?model <{SKOS.notation}> ?notation }} }} }}")
+    out: dict[URIRef, str] = {}
+    for use, model, notation in select_union(source, text):
+        key = UNCLASSIFIED if model is None else str(notation or str(model).rstrip("/").rsplit("/", 1)[-1])
+        if out.setdefault(use, key) != key:
+            raise DataError(f"use {use_label(use)} has more than one model of use: {out[use]}, {key}")
+    return dict(sorted(out.items(), key=lambda kv: _use_sort_key(kv[0])))
+
+
+def check_typology(source, sparql: dict[URIRef, str]) -> dict[URIRef, str]:
+    """Run HermiT on ``source``'s distinct signatures; raise TypologyDisagreement unless it agrees,
+    use by use, with ``sparql`` (use IRI -> model key or "unclassified").
+
+    ``source``: a pyoxigraph Store, an rdflib Graph/Dataset or a KnowledgeGraph. Returns HermiT's
+    assignments per use. Each disagreement names the use and its signature (read again only when
+    there is one). JavaMissing is raised before any work; the caller may turn it into a warning.
     """
-    owl = owl_assignments(graph)
+    owl = owl_assignments(source)
     disagreements = cross_check(sparql, owl)
     if disagreements:
-        raise TypologyDisagreement(disagreements)
+        signatures = read_signatures(source, read_rules(terminology(source)))
+        raise TypologyDisagreement(cross_check(sparql, owl, signatures))
     return owl

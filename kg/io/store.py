@@ -35,7 +35,8 @@ from kg.io.queries import NamedQuery, QueryResult, load_query
 __all__ = [
     "parse_store_spec", "to_ox", "from_ox", "write_store", "write_nquads_store", "open_store",
     "store_from_dataset", "graphs_of", "quads_by_subject", "query_store", "query_endpoint", "http_opener",
-    "dataset_of", "swap_in",
+    "store_from_dataset", "graphs_of", "quads_by_subject", "query_store", "query_endpoint", "http_opener",
+    "select_union", "select_text", "dataset_of", "swap_in",
 ]
 
 SCHEME = "oxigraph:"
@@ -210,6 +211,34 @@ def query_store(store: ox.Store, query: NamedQuery | str,
     variables = [v.value for v in solutions.variables]
     rows = [tuple(from_ox(s[v]) for v in variables) for s in solutions]
     return _result(variables, rows)
+
+
+def select_union(source, text: str) -> list[tuple[Node | None, ...]]:
+    """Rows of a SELECT ``text`` over the union of every graph of ``source``, as rdflib terms.
+
+    ``source`` is a pyoxigraph ``Store`` (queried with ``use_default_graph_as_union=True``), an rdflib
+    Dataset (with or without ``default_union``: a union view over the same store, nothing copied), a
+    KnowledgeGraph (its dataset) or a plain Graph. ``GRAPH <iri> { … }`` in ``text`` still reads one
+    named graph of a Store or a Dataset. Columns are in the order of the SELECT's variables."""
+    source = getattr(source, "dataset", source)
+    if isinstance(source, ox.Store):
+        solutions = source.query(text, use_default_graph_as_union=True)
+        variables = solutions.variables
+        return [tuple(from_ox(s[v]) for v in variables) for s in solutions]
+    if isinstance(source, Dataset) and not source.default_union:
+        source = Dataset(store=source.store, default_union=True)
+    return [tuple(row) for row in source.query(text)]
+
+
+def select_text(source, text: str) -> list[tuple[str | None, ...]]:
+    """As ``select_union``, but each term as plain text (an IRI, a literal's lexical form, a blank
+    node's label): no rdflib term is made per value, which is what costs most on large results."""
+    source = getattr(source, "dataset", source)
+    if isinstance(source, ox.Store):
+        solutions = source.query(text, use_default_graph_as_union=True)
+        variables = solutions.variables
+        return [tuple(None if (t := s[v]) is None else t.value for v in variables) for s in solutions]
+    return [tuple(None if t is None else str(t) for t in row) for row in select_union(source, text)]
 
 
 def _loopback(url: str) -> bool:
