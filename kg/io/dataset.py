@@ -120,7 +120,7 @@ def assemble(data_dir: Path | None = None) -> KnowledgeGraph:
     dataset.graph(G_PROVENANCE)
     dataset.graph(G_DERIVED)
     from kg.model.identifiers import link_identifiers  # issue #5: DOI/PubMed IRIs, SSSOM mapping graph
-    from kg.derive.claims import add_review_graph  # issue #5: the seed review and its claims
+    from kg.io.review import add_review_graph  # issue #5: the seed review and its claims
 
     linked_inputs = [*link_identifiers(dataset, loaded.graph), add_review_graph(dataset, data_dir)]
     return KnowledgeGraph(

@@ -35,7 +35,6 @@ from kg.io.queries import NamedQuery, QueryResult, load_query
 __all__ = [
     "parse_store_spec", "to_ox", "from_ox", "write_store", "write_nquads_store", "open_store",
     "store_from_dataset", "graphs_of", "quads_by_subject", "query_store", "query_endpoint", "http_opener",
-    "store_from_dataset", "graphs_of", "quads_by_subject", "query_store", "query_endpoint", "http_opener",
     "select_union", "select_text", "dataset_of", "swap_in",
 ]
 
@@ -203,7 +202,14 @@ def query_store(store: ox.Store, query: NamedQuery | str,
     named = _named(query)
     subs = {ox.Variable(k.lstrip("?$")): to_ox(v) for k, v in (bindings or {}).items()}
     try:
-        solutions = store.query(named.text, use_default_graph_as_union=True, substitutions=subs or None)
+        try:
+            solutions = store.query(named.text, use_default_graph_as_union=True, substitutions=subs or None)
+        except RuntimeError as exc:
+            if not subs or "projection" not in str(exc):
+                raise
+            names = ", ".join(f"?{v.value}" for v in subs)
+            raise UsageError(f"{named.path}: a parameter ({names}) must be a variable the query SELECTs: "
+                             "the store binds only projected variables") from None
     except SyntaxError as exc:
         raise DataError(f"{named.path}: the query does not parse: {exc}") from None
     if not isinstance(solutions, ox.QuerySolutions):

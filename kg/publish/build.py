@@ -218,7 +218,7 @@ def run_pipeline(data_dir: Path | None = None, store_dir: Path | None = None,
     `smqi add`, which compare data that is validated on its own."""
     from kg.model.identifiers import G_LINKS, G_MAPPINGS, mapping_set_graph, read_sssom
     from kg.io.sheets import load_income_groups
-    from kg.derive.claims import G_REVIEW, review_graph
+    from kg.io.review import G_REVIEW, review_graph
 
     data_dir = Path(data_dir) if data_dir else resources.data_dir()
     studies, uses = data_dir / "studies.csv", data_dir / "uses.csv"
@@ -366,6 +366,29 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+class _Beside:
+    """Run ``work`` in a thread now; ``result()`` waits for it and re-raises what it raised."""
+
+    def __init__(self, work: Callable[[], object]):
+        self.value: object = None
+        self.error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                self.value = work()
+            except BaseException as exc:  # noqa: BLE001 - re-raised by result()
+                self.error = exc
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+
+    def result(self) -> object:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
 def build(out: Path, data_dir: Path | None = None, progress: Callable[[str], None] = lambda _msg: None,
           cross_check: bool = True) -> Pipeline:
     """Build into ``out`` (the store in ``out/store``), all or nothing.
@@ -376,7 +399,6 @@ def build(out: Path, data_dir: Path | None = None, progress: Callable[[str], Non
     from kg.derive.claims import check_claims
     from kg.derive.owl import check_typology
     from kg.derive.typology import read_derivation
-    from kg.io.store import dataset_of
     from kg.publish import docs, report as html_report
     from kg.publish.manifest import write_manifest
     from kg.publish.outputs import write_dataset_files
@@ -397,30 +419,31 @@ def build(out: Path, data_dir: Path | None = None, progress: Callable[[str], Non
         summary["data"] = str(Path(data_dir).resolve() if data_dir else resources.data_dir())
         summary["inputs"] = {p.name: sha256(p) for p in pipe.inputs}
         derivation = read_derivation(pipe.store)
-        dataset = dataset_of(pipe.store)  # for the consumers that still read rdflib
-        if cross_check:
-            progress("cross-checking the typology with OWL classes classified by HermiT")
-            try:
-                check_typology(dataset, derivation.assignments)  # raises TypologyDisagreement (exit 1)
-                summary["typology"]["owl_cross_check"] = "HermiT agrees with the SPARQL derivation on every use"
-            except JavaMissing as exc:
-                summary["typology"]["owl_cross_check"] = f"skipped: {exc}"
-                report.warnings.append(Problem(message=f"OWL cross-check skipped. {exc}", severity="warning"))
+        # HermiT runs in Java: classify beside the other outputs (the store is only read from here on)
+        owl = _Beside(lambda: check_typology(pipe.store, derivation.assignments)) if cross_check else None
         progress("checking the review's claims")
-        claims = check_claims(dataset)
+        claims = check_claims(pipe.store)
         summary["claims"] = [v.as_dict() for v in claims]
         progress(f"writing {out}")
         write_dataset_files(pipe.store, tmp)  # TriG, N-Quads, JSON-LD, union Turtle and N-Triples
-        (tmp / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
-                                          encoding="utf-8")
-        (tmp / "validation.txt").write_text(report.as_text(), encoding="utf-8")
         progress("analysing the evidence network")
-        analysis = network.analyse(dataset)
+        analysis = network.analyse(pipe.store)
         network.write_outputs(analysis, tmp / "network")
         progress("writing the HTML report and the ontology documentation")
         html_report.write_report(pipe.store, tmp / "report", claims=claims, network_report=analysis)
         docs.write_docs(tmp / "docs")
-        write_void(dataset, tmp, modified=started)
+        if owl is not None:
+            progress("waiting for the OWL cross-check of the typology (HermiT)")
+            try:
+                owl.result()  # raises TypologyDisagreement (exit 1)
+                summary["typology"]["owl_cross_check"] = "HermiT agrees with the SPARQL derivation on every use"
+            except JavaMissing as exc:
+                summary["typology"]["owl_cross_check"] = f"skipped: {exc}"
+                report.warnings.append(Problem(message=f"OWL cross-check skipped. {exc}", severity="warning"))
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
+                                          encoding="utf-8")
+        (tmp / "validation.txt").write_text(report.as_text(), encoding="utf-8")
+        write_void(pipe.store, tmp, modified=started)
         pipe.store.flush()
         write_manifest(tmp, summary, pipe.inputs, derivation.rows)  # last: it hashes the other outputs
 
