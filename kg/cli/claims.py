@@ -14,9 +14,7 @@ def run(args: argparse.Namespace) -> int:
     if args.graph:
         graph = load_graph(args.graph)
     else:
-        from kg.io.store import dataset_of
-
-        graph = dataset_of(source_store(args))
+        graph = source_store(args)  # the build's store
     verdicts = review.check_claims(graph)
     sys.stdout.write(review.verdicts_json(verdicts) if args.format == "json" else review.verdicts_text(verdicts))
     return 0

@@ -20,7 +20,8 @@ def raise_usage(message: str) -> None:
 
 
 def parse_params(params: Sequence[str]) -> dict:
-    from rdflib import Literal, URIRef
+    """``NAME=VALUE`` (a literal) or ``NAME=<IRI>`` as pyoxigraph terms, by variable name."""
+    import pyoxigraph as ox
 
     bindings: dict = {}
     for param in params:
@@ -30,8 +31,14 @@ def parse_params(params: Sequence[str]) -> dict:
         is_iri = value.startswith("<") and value.endswith(">") and len(value) >= 2
         if is_iri and (not value[1:-1] or any(c in '<>"{}|^`\\' or ord(c) <= 0x20 for c in value[1:-1])):
             raise_usage(f"--param {param!r}: {value!r} is not an IRI (no spaces, quotes or any of <>{{}}|^`\\)")
-        bindings[name] = URIRef(value[1:-1]) if is_iri else Literal(value)
+        bindings[name] = ox.NamedNode(value[1:-1]) if is_iri else ox.Literal(value)
     return bindings
+
+
+def rdflib_terms(bindings: dict) -> dict:
+    from kg.io.store import from_ox
+
+    return {name: from_ox(term) for name, term in bindings.items()}
 
 
 def load_graph(path: str | None, args=None):
@@ -49,8 +56,12 @@ BUILD = Path("build")  # where `smqi build` writes by default; the reading comma
 
 
 def _inputs_now(data: Path, names: Sequence[str]) -> dict[str, str]:
+    import hashlib
+
     from kg.model import resources
-    from kg.publish.build import sha256
+
+    def sha256(path: Path) -> str:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
 
     found = {}
     for name in names:
@@ -74,7 +85,7 @@ def source_store(args):
 
     from kg.io.store import open_store, parse_store_spec
     from kg.model import resources
-    from kg.publish.build import STORE, run_pipeline
+    from kg.publish.manifest import STORE
 
     spec = getattr(args, "store", None)
     if spec:
@@ -100,6 +111,8 @@ def source_store(args):
     if sys.stderr.isatty():
         print(f"smqi: no build of {data} in {BUILD}/: building in memory (run 'smqi build"
               f"{' --data ' + data_arg if data_arg else ''}' to keep one)", file=sys.stderr)
+    from kg.publish.build import run_pipeline
+
     return run_pipeline(data if data_arg else None).store
 
 

@@ -11,9 +11,7 @@ from kg.cli.common import add_store_options, source_store
 
 def run(args: argparse.Namespace) -> int:
     from kg.derive import network
-    from kg.io.store import dataset_of
-
-    report = network.analyse(dataset_of(source_store(args)))
+    report = network.analyse(source_store(args))
     sys.stdout.write(network.report_text(report))
     written = network.write_outputs(report, Path(args.out))
     print(f"Wrote {', '.join(str(p) for p in written)}")

@@ -12,12 +12,10 @@ def run(args: argparse.Namespace) -> int:
     from kg.derive import network
     from kg.derive.claims import check_claims
     from kg.io.atomic import write_folder
-    from kg.io.store import dataset_of
     from kg.publish.report import write_report
 
     store = source_store(args)
-    dataset = dataset_of(store)  # claims and network read rdflib
-    claims, analysis = check_claims(dataset), network.analyse(dataset)
+    claims, analysis = check_claims(store), network.analyse(store)
     write_folder(Path(args.out), lambda tmp: write_report(store, tmp, claims=claims, network_report=analysis))
     index = Path(args.out) / "index.html"
     print(f"Wrote {index} (open it in a browser; it needs no network)")
