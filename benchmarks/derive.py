@@ -2,7 +2,7 @@
 
     python benchmarks/derive.py DIR [--rdflib]
 
-DIR holds sheets (``benchmarks/generate.py``). The store comes from ``kg.publish.fastbuild.run_pipeline``
+DIR holds sheets (``benchmarks/generate.py``). The store comes from ``kg.publish.build.run_pipeline``
 (sheets → Oxigraph, SHACL, typology derived on the store); then, timed one by one on that store:
 ``kg.derive.owl.sparql_assignments`` (the derived answer), ``kg.derive.owl.check_typology`` (HermiT on the
 distinct signatures) and ``kg.derive.network.analyse``. With ``--rdflib`` the same two steps also run on
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from kg.derive import network
     from kg.derive import owl as reason
-    from kg.publish.fastbuild import run_pipeline
+    from kg.publish.build import run_pipeline
 
     seconds: dict = {}
     pipe = _timed(seconds, "pipeline", lambda: run_pipeline(args.folder))

@@ -1,23 +1,26 @@
-"""The scale benchmark: smqi-kg's fast engine against the naive rdflib + pyshacl baseline, side by side.
+"""The benchmark of the one pipeline: every figure a ratio to a baseline measured in the same run.
 
-    python benchmarks/run.py [--sizes 1000,10000] [--engines fast,baseline] [--write-readme]
+    python benchmarks/run.py [--sizes 10000,100000] [--repeat 3] [--write-readme]
 
-For each size it generates SYNTHETIC sheets (benchmarks/generate.py, seed 6) in a temporary folder,
-runs ``benchmarks/pipeline.py`` once per engine under ``/usr/bin/time -v`` (wall time and peak RSS of
-the whole process) and prints a Markdown table; ``--write-readme`` puts it in benchmarks/README.md
-between the ``<!-- results -->`` markers. Not run by the tests (``make bench``).
+Shipped data (66 real studies): the complete ``smqi build`` and the reading commands (``query``,
+``typology``, ``claims``, ``export``) on the last build, and ``smqi add`` of one real study held out
+of a copy of the data folder, each against the start-up of ``smqi --version`` (the floor of any
+command). Scale (``--sizes``, SYNTHETIC sheets from benchmarks/generate.py, seed 6): the complete
+build, every output, against the floor of a build: a process that starts Python and bulk-loads the
+build's own ``smqi.nq`` into pyoxigraph. Every process runs under ``/usr/bin/time -v`` (wall time
+and peak RSS); each cell is the median of ``--repeat`` runs. ``--write-readme`` puts the tables in
+benchmarks/README.md between the ``<!-- results -->`` markers. Not run by the tests (``make bench``).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 import platform
 import re
 import shutil
-import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -25,112 +28,158 @@ from datetime import date
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
 
 from benchmarks.generate import generate  # noqa: E402
-from kg.io.progress import Progress  # noqa: E402
+
+HELD_OUT = "wu2019"  # a real study of data/ taken out of a copy of the data folder and added back
+FLOOR = ("import sys, pyoxigraph as ox\n"
+         "store = ox.Store()\n"
+         "store.bulk_load(path=sys.argv[1], format=ox.RdfFormat.N_QUADS)\n"
+         "print(len(store))\n"
+         "import os; os._exit(0)\n")
 
 
-def measure(engine: str, folder: Path, timeout: float | None = None) -> dict:
-    """One pipeline run under ``/usr/bin/time -v``; with ``timeout`` (seconds) a run still going then is
-    killed and reported as stopped, with the wall time and peak RSS it had reached."""
-    time_bin = shutil.which("time", path="/usr/bin") or "/usr/bin/time"
+def timed(command: list[str], cwd: Path, env: dict | None = None) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one process, from GNU time; a failure stops the benchmark."""
+    time_bin = "/usr/bin/time"
     if not Path(time_bin).exists():
         raise SystemExit("GNU time is missing: apt-get install time")
-    command = [time_bin, "-v", sys.executable, str(HERE / "pipeline.py"), engine, str(folder)]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        stdout, stderr = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        # kill the pipeline, not GNU time, so that time still reports the wall time and peak RSS reached
-        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
-        for pid in children:
-            os.kill(int(pid), signal.SIGKILL)
-        stdout, stderr = proc.communicate()
-    wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", stderr)
-    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", stderr)
+    done = subprocess.run([time_bin, "-v", *command], cwd=cwd, env={**os.environ, **(env or {})},
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", done.stderr)
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
     if wall is None or rss is None:
-        raise SystemExit(f"{engine} on {folder}: no timing from GNU time:\n{stderr[-2000:]}")
+        raise SystemExit(f"no timing from GNU time for {command}:\n{done.stderr[-2000:]}")
     h, m, s = (float(x) if x else 0.0 for x in wall.groups())
-    seconds, rss_mb = h * 3600 + m * 60 + s, int(rss.group(1)) / 1024
-    if proc.returncode != 0:
-        if timeout and seconds >= timeout - 1:
-            return {"studies": _rows(folder / "studies.csv"), "uses": _rows(folder / "uses.csv"), "steps": {},
-                    "stopped": True, "wall": seconds, "rss_mb": rss_mb}
-        raise SystemExit(f"{engine} failed on {folder}:\n{stderr[-2000:]}")
-    result = json.loads(stdout.strip().splitlines()[-1])
-    result["wall"], result["rss_mb"] = seconds, rss_mb
-    return result
+    return h * 3600 + m * 60 + s, int(rss.group(1)) / 1024
 
 
-def _rows(sheet: Path) -> int:
-    with sheet.open(newline="", encoding="utf-8") as handle:
-        return sum(1 for _ in csv.reader(handle)) - 1
+def median(command: list[str], cwd: Path, repeat: int, env: dict | None = None,
+           before=None) -> tuple[float, float]:
+    runs = []
+    for _ in range(repeat):
+        if before is not None:
+            before()
+        runs.append(timed(command, cwd, env))
+    return statistics.median(r[0] for r in runs), max(r[1] for r in runs)
 
 
-def table(rows: list[dict]) -> str:
-    lines = ["| studies | uses | engine | wall (s) | peak RSS (MB) | speed-up | steps (s) |",
-             "|---:|---:|---|---:|---:|---:|---|"]
-    for r in rows:
-        if r.get("stopped"):
-            wall, rss = f"> {r['wall']:.0f} (stopped)", f"≥ {r['rss_mb']:.0f}"
-            steps = f"did not finish; killed after {r['wall']:.0f} s (--timeout)"
-        else:
-            wall, rss = f"{r['wall']:.1f}", f"{r['rss_mb']:.0f}"
-            steps = ", ".join(f"{k} {v:.1f}" for k, v in r["steps"].items())
-        lines.append(f"| {r['studies']:,} | {r['uses']:,} | {r['engine']} | {wall} | {rss} | "
-                     f"{r.get('speedup', '')} | {steps} |")
-    return "\n".join(lines)
+def smqi(*args: str) -> list[str]:
+    return [sys.executable, "-m", "kg", *args]
 
 
-def _version(package: str) -> str:
-    from importlib.metadata import version
+def hold_out(data: Path, target: Path, study_id: str) -> None:
+    """Copy ``data`` to ``target`` without ``study_id``; its rows go to ``target/../new/*.csv``."""
+    shutil.copytree(data, target)
+    new = target.parent / "new"
+    new.mkdir()
+    for name in ("studies.csv", "uses.csv"):
+        text = (data / name).read_text(encoding="utf-8")
+        lines = text.splitlines(keepends=True)
+        keep = [ln for ln in lines[1:] if not ln.startswith(study_id + ",")]
+        (target / name).write_text(lines[0] + "".join(keep), encoding="utf-8")
+        (new / name).write_text(lines[0] + "".join(ln for ln in lines[1:] if ln.startswith(study_id + ",")),
+                                encoding="utf-8")
 
-    return version(package)
+
+def shipped(repeat: int) -> list[tuple[str, float, float, str]]:
+    from kg.model import resources
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="smqi-bench-") as tmp:
+        work = Path(tmp)
+        start, start_rss = median(smqi("--version"), work, max(repeat, 5))
+        rows.append(("`smqi --version` (start-up, the baseline)", start, start_rss, "1×"))
+        build, build_rss = median(smqi("build", "--quiet"), work, repeat)
+        rows.append(("`smqi build` (complete: SHACL, typology + HermiT, claims, every output)", build, build_rss,
+                     f"{build / start:.1f}× start-up"))
+        floor, floor_rss = median([sys.executable, "-c", FLOOR, str(work / "build" / "smqi.nq")], work, repeat)
+        rows.append(("floor: Python + bulk-load of the build's smqi.nq", floor, floor_rss,
+                     f"build = {build / floor:.1f}× floor"))
+        for name, args in (("query studies-per-platform", ("query", "studies-per-platform")),
+                           ("typology", ("typology",)), ("claims", ("claims",)),
+                           ("export --format csv", ("export", "--format", "csv", "--out", "x.csv"))):
+            wall, rss = median(smqi(*args), work, repeat)
+            rows.append((f"`smqi {name}` (reads build/store)", wall, rss, f"{wall / start:.1f}× start-up"))
+        data = work / "data"
+
+        def fresh() -> None:
+            shutil.rmtree(data, ignore_errors=True)
+            shutil.rmtree(work / "new", ignore_errors=True)
+            hold_out(resources.data_dir(), data, HELD_OUT)
+
+        add, add_rss = median(smqi("add", "new/studies.csv", "new/uses.csv", "--data", "data"), work, repeat,
+                              before=fresh)
+        rows.append((f"`smqi add` of one real study ({HELD_OUT})", add, add_rss, f"{add / start:.1f}× start-up"))
+    return rows
+
+
+def scale(sizes: list[int], repeat: int) -> list[tuple]:
+    rows = []
+    env = {"SMQI_MAX_ROWS": "10000000"}  # the 100k sheets have more use rows than the default sheet limit
+    with tempfile.TemporaryDirectory(prefix="smqi-bench-") as tmp:
+        work = Path(tmp)
+        for size in sizes:
+            folder = work / f"synth{size}"
+            generate(size, folder, seed=6)
+            with (folder / "uses.csv").open(encoding="utf-8", newline="") as handle:
+                uses = sum(1 for _ in csv.reader(handle)) - 1
+            out = work / f"build{size}"
+            build, build_rss = median(smqi("build", "--data", str(folder), "--out", str(out), "--quiet"), work,
+                                      repeat, env)
+            floor, floor_rss = median([sys.executable, "-c", FLOOR, str(out / "smqi.nq")], work, repeat)
+            rows.append((size, uses, build, build_rss, floor, floor_rss))
+    return rows
+
+
+def tables(shipped_rows, scale_rows, repeat: int) -> str:
+    import pyoxigraph
+    import rdflib
+
+    lines = [f"Measured {date.today().isoformat()} on {os.cpu_count()} cores, Python {platform.python_version()}, "
+             f"pyoxigraph {pyoxigraph.__version__}, rdflib {rdflib.__version__}; median of {repeat} runs per "
+             "cell (start-up: of at least 5), all in one run.", ""]
+    if shipped_rows:
+        lines += ["Shipped data (66 real studies, 72 uses):", "",
+                  "| command | wall (s) | peak RSS (MB) | ratio |", "|---|---:|---:|---|"]
+        lines += [f"| {name} | {wall:.2f} | {rss:.0f} | {ratio} |" for name, wall, rss, ratio in shipped_rows]
+        lines.append("")
+    if scale_rows:
+        lines += ["SYNTHETIC studies (benchmarks/generate.py), complete `smqi build` against its floor:", "",
+                  "| studies | uses | build (s) | build peak RSS (MB) | floor (s) | floor RSS (MB) | build / floor |",
+                  "|---:|---:|---:|---:|---:|---:|---:|"]
+        for size, uses, build, rss, floor, frss in scale_rows:
+            lines.append(f"| {size:,} | {uses:,} | {build:.1f} | {rss:.0f} | {floor:.1f} | {frss:.0f} | "
+                         f"{build / floor:.2f}× |")
+        if len(scale_rows) >= 2:
+            (a, *_rest), (b, *_rest2) = scale_rows[0], scale_rows[-1]
+            growth = scale_rows[-1][2] / scale_rows[0][2]
+            lines += ["", f"Growth of the build from {a:,} to {b:,} studies: {growth:.1f}×."]
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="1000,10000")
-    parser.add_argument("--engines", default="fast,baseline")
-    parser.add_argument("--write-readme", action="store_true")
-    parser.add_argument("--timeout", type=float, default=None,
-                        help="kill a baseline run still going after this many seconds and report it as stopped "
-                             "(the fast engine is never stopped)")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="", help="synthetic sizes, e.g. 10000,100000 (default: none)")
+    parser.add_argument("--no-shipped", action="store_true", help="skip the shipped-data table")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per cell (default: 3)")
+    parser.add_argument("--write-readme", action="store_true", help="update benchmarks/README.md")
     args = parser.parse_args(argv)
-    progress = Progress(prefix="bench")
-    rows = []
-    work = Path(tempfile.mkdtemp(prefix="smqi-bench-"))
-    try:
-        for size in (int(s) for s in args.sizes.split(",")):
-            folder = work / str(size)
-            progress(f"generating {size} synthetic studies")
-            generate(size, folder, seed=6)
-            by_engine = {}
-            for engine in args.engines.split(","):
-                progress(f"{engine} pipeline on {size} studies")
-                limit = args.timeout if engine == "baseline" else None
-                by_engine[engine] = dict(measure(engine, folder, limit), engine=engine)
-            if "fast" in by_engine and "baseline" in by_engine:
-                ratio = by_engine["baseline"]["wall"] / by_engine["fast"]["wall"]
-                by_engine["fast"]["speedup"] = (f"> {ratio:.0f}×" if by_engine["baseline"].get("stopped")
-                                                else f"{ratio:.1f}×")
-            rows.extend(by_engine.values())
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    text = table(rows)
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    shipped_rows = [] if args.no_shipped else shipped(args.repeat)
+    scale_rows = scale(sizes, args.repeat) if sizes else []
+    text = tables(shipped_rows, scale_rows, args.repeat)
     print(text)
     if args.write_readme:
         readme = HERE / "README.md"
-        content = readme.read_text(encoding="utf-8")
-        flags = f" --engines {args.engines}" + (f" --timeout {args.timeout:.0f}" if args.timeout else "")
-        note = (f"Measured {date.today().isoformat()} on {os.cpu_count()} cores, Python "
-                f"{platform.python_version()}, pyoxigraph {_version('pyoxigraph')}, rdflib {_version('rdflib')}, "
-                f"pyshacl {_version('pyshacl')}, one run per cell, all in one run "
-                f"(`python benchmarks/run.py --sizes {args.sizes}{flags} --write-readme`).")
-        block = f"<!-- results -->\n{note}\n\n{text}\n<!-- /results -->"
-        content = re.sub(r"<!-- results -->.*?<!-- /results -->", lambda _m: block, content, flags=re.S)
-        readme.write_text(content, encoding="utf-8")
+        old = readme.read_text(encoding="utf-8")
+        new = re.sub(r"<!-- results -->.*<!-- /results -->", f"<!-- results -->\n{text}<!-- /results -->", old,
+                     flags=re.S)
+        readme.write_text(new, encoding="utf-8")
     return 0
 
 

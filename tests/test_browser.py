@@ -37,6 +37,7 @@ from kg.publish import report
 from kg.io import queries as kq
 from kg.io.dataset import assemble
 from kg.io.store import store_from_dataset
+from kg.derive.claims import check_claims
 from kg.derive.typology import derive
 
 # Under CI (.ci/run installs Chromium and the test extra) a missing tool fails instead of skipping.
@@ -131,7 +132,7 @@ def site(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("site")
     kg = assemble()
     derive(kg.dataset)
-    report.write_report(store_from_dataset(kg.dataset), root / "report", claims=report.load_claims(kg.dataset),
+    report.write_report(store_from_dataset(kg.dataset), root / "report", claims=check_claims(kg.dataset),
                         network_report=network.analyse(kg.dataset))
     many = assemble(Path(__file__).parent / "report" / "many")  # made up: 8 studies in one cell
     derive(many.dataset)

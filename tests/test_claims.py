@@ -22,7 +22,8 @@ from kg.cli import main
 from kg.io.dataset import assemble
 from kg.model.errors import InputInvalid
 from kg.model.namespaces import FABIO, PRISM, SCHEMA, SMQI
-from kg.derive.claims import G_REVIEW, NOT_CHECKABLE, NOT_SUPPORTED, REVIEW, SUPPORTED, check_claims, review_graph
+from kg.derive.claims import NOT_CHECKABLE, NOT_SUPPORTED, SUPPORTED, check_claims
+from kg.io.review import G_REVIEW, REVIEW, review_graph
 
 SHEETS = Path(__file__).parent / "claims" / "sheets"
 

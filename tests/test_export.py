@@ -87,7 +87,7 @@ def test_jsonld_uses_short_keys_and_codebook_values(jsonld_text: str) -> None:
     ahne = next(n for n in uses if n["@id"].endswith("/ahne2020-1"))
     assert ahne["platforms"] == ["twitter"] and ahne["host"] == "third-party-platform"
     assert ahne["reported_in"] == "kg:study/ahne2020"
-    assert ahne["smqi:useNumber"] == 1  # the store holds xsd:integer, not the term's xsd:positiveInteger
+    assert ahne["use_no"] == "1"  # xsd:integer, the type of the context term
     model = next(n for n in graphs[str(G_DERIVED)] if n["@id"] == ahne["@id"])
     assert model == {"@id": ahne["@id"], "model_of_use": "listening"}
     evidence = [n for n in graphs[str(G_EVIDENCE)] if n.get("@type") in ("Study", "SocialMediaUse")]

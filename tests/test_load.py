@@ -74,7 +74,7 @@ def test_valid_fixture_graph_shape() -> None:
     assert list(g.objects(study_iri("doeb2019"), SMQI.country)) == []
     u = use_iri("smitha2020", 1)
     assert (u, SMQI.reportedIn, s) in g and (s, SMQI.reportsUse, u) in g
-    assert (u, SMQI.useNumber, Literal(1, datatype=XSD.positiveInteger)) in g
+    assert (u, SMQI.useNumber, Literal(1, datatype=XSD.integer)) in g
     assert set(g.objects(u, SMQI.platform)) == {concept_iri("platform", "twitter"),
                                                  concept_iri("platform", "rating-site")}
     assert set(g.objects(use_iri("smitha2020", 2), SMQI.qiStage)) == {concept_iri("qi-stage", "plan"),

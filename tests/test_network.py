@@ -409,8 +409,8 @@ def test_shipped_data_use_communities_models_and_ari(shipped) -> None:
 
 
 def test_shipped_data_store_equals_rdflib(shipped, tmp_path: Path) -> None:
-    """The build's store (kg.publish.fastbuild.run_pipeline, typology derived on Oxigraph) gives the same."""
-    from kg.publish.fastbuild import run_pipeline
+    """The build's store (kg.publish.build.run_pipeline, typology derived on Oxigraph) gives the same."""
+    from kg.publish.build import run_pipeline
 
     report, _models = shipped
     on_store = kn.analyse(run_pipeline().store)

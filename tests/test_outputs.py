@@ -120,7 +120,7 @@ def _made_up_quads() -> list[ox.Quad]:
     typed = lambda v, t: lit(v, datatype=n(XSD_NS + t))  # noqa: E731
     return [
         ox.Quad(use, n(SMQI + "useNumber"), typed("3", "positiveInteger"), G1),  # the store keeps xsd:integer
-        ox.Quad(use, n(SMQI + "useNumber"), typed("4", "integer"), G1),  # not the type of the term use_no
+        ox.Quad(use, n(SMQI + "useNumber"), typed("4", "decimal"), G1),  # not the type of the term use_no
         ox.Quad(use, n(SMQI + "platform"), n("https://w3id.org/smqi/vocab/platform/twitter"), G1),
         ox.Quad(use, n(SMQI + "platform"), n("https://w3id.org/smqi/vocab/platform/host"), G1),  # a term name
         ox.Quad(use, n(SMQI + "platform"), n(EX + "elsewhere/x"), G1),  # outside the scheme
@@ -164,7 +164,7 @@ def test_made_up_jsonld_expands_to_exactly_the_quads(tmp_path: Path) -> None:
     assert (EX + "score", "1.0", XSD_NS + "double") in typed  # rdflib shows the double 1 as 1.0
     assert (EX + "when", "2020-02-29", XSD_NS + "date") in typed
     assert (SMQI + "useNumber", "3", XSD_NS + "integer") in typed  # as Oxigraph holds it
-    assert (SMQI + "useNumber", "4", XSD_NS + "integer") in typed
+    assert (SMQI + "useNumber", "4", XSD_NS + "decimal") in typed
 
 
 def test_made_up_jsonld_shape() -> None:
@@ -174,7 +174,7 @@ def test_made_up_jsonld_shape() -> None:
     assert g1["@id"] == EX + "g1" and g2["@id"] == EX + "g2"
     nodes = {n["@id"]: n for n in g1["@graph"]}
     use = nodes["kg:use/madeup2020-1"]
-    assert "use_no" not in use and use["smqi:useNumber"] == [3, 4]
+    assert use["use_no"] == "3" and use["smqi:useNumber"] == {"@value": "4", "@type": "xsd:decimal"}
     assert use["platforms"] == [EX + "elsewhere/x", "twitter", "vocab:platform/host"]  # host: a term
     assert use["smqi:platform"] == "a literal" and use["reported_in"] == "kg:study/madeup2020"
     assert use["smqi:reportedIn"] == "not an IRI"
@@ -201,10 +201,10 @@ def test_made_up_union_files_and_stable_bytes(tmp_path: Path) -> None:
 def test_compactor_never_takes_a_term_that_would_change_the_value() -> None:
     compactor = Compactor(local_context())
     n, lit = ox.NamedNode, ox.Literal
-    assert compactor.property_value(SMQI + "useNumber", lit("1", datatype=n(XSD_NS + "positiveInteger"))) == (
-        "use_no", "1", False)
     assert compactor.property_value(SMQI + "useNumber", lit("1", datatype=n(XSD_NS + "integer"))) == (
-        "smqi:useNumber", 1, False)
+        "use_no", "1", False)
+    assert compactor.property_value(SMQI + "useNumber", lit("1", datatype=n(XSD_NS + "positiveInteger"))) == (
+        "smqi:useNumber", {"@value": "1", "@type": "xsd:positiveInteger"}, False)
     assert compactor.property_value(SMQI + "host", lit("x")) == ("smqi:host", "x", False)
     assert compactor.property_value(SMQI + "host", n("https://w3id.org/smqi/vocab/host/research-team")) == (
         "host", "research-team", False)

@@ -192,8 +192,8 @@ def real_owl(real_classified) -> dict[URIRef, str]:
 
 @pytest.fixture(scope="module")
 def real_store() -> ox.Store:
-    """The build's store (kg.publish.fastbuild.run_pipeline): the shipped data and the derived typology."""
-    from kg.publish.fastbuild import run_pipeline
+    """The build's store (kg.publish.build.run_pipeline): the shipped data and the derived typology."""
+    from kg.publish.build import run_pipeline
 
     return run_pipeline().store
 
@@ -386,7 +386,7 @@ def test_a_tampered_sparql_answer_names_the_use_and_its_signature(kind, real, re
                                                                    real_classified):
     source = real.dataset if kind == "dataset" else real_store
     sparql = oracle_on_csv(resources.data_dir() / "uses.csv")
-    if kind == "store":  # the store carries the derivation of kg.publish.fastbuild.derive_on_store
+    if kind == "store":  # the store carries the derivation of kg.derive.typology.derive_on_store
         assert reason.sparql_assignments(real_store) == sparql
         sparql = reason.sparql_assignments(real_store)
     victim = sorted(u for u, m in sparql.items() if m == "listening")[-1]

@@ -1,4 +1,5 @@
-"""Oxigraph stores: build into oxigraph:DIR, query it; the fast loader and the synthetic generator."""
+"""The build's Oxigraph store (build/store): the reading commands read it; the N-Quads loader and the
+synthetic generator. Where an rdflib result is compared, rdflib is an independent SPARQL engine."""
 
 from __future__ import annotations
 
@@ -47,9 +48,8 @@ def in_memory():
 @pytest.fixture(scope="module")
 def store_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("s")
-    assert main(["build", "--out", str(base / "build"), "--store", f"oxigraph:{base / 'store'}",
-                 "--engine", "rdflib", "--no-owl", "--quiet"]) == 0
-    return base / "store"
+    assert main(["build", "--out", str(base / "build"), "--no-owl", "--quiet"]) == 0
+    return base / "build" / "store"
 
 
 def test_store_spec() -> None:
@@ -70,59 +70,45 @@ def test_store_gives_the_same_rows_as_in_memory(store_dir: Path, in_memory, quer
 
 
 def test_query_command_reads_the_store(store_dir: Path, capsys: pytest.CaptureFixture) -> None:
-    assert main(["query", "studies-per-host", "--store", f"oxigraph:{store_dir}", "--format", "csv"]) == 0
-    out = capsys.readouterr().out
-    assert out.startswith("key,label,studies\r\n") and "third-party-platform" in out
-    assert main(["query", "studies-per-host", "--store", f"oxigraph:{store_dir}/nope"]) == 2
+    for spec in (str(store_dir), f"oxigraph:{store_dir}"):
+        assert main(["query", "studies-per-host", "--store", spec, "--format", "csv"]) == 0
+        out = capsys.readouterr().out
+        assert out.startswith("key,label,studies\r\n") and "third-party-platform" in out
+    assert main(["query", "studies-per-host", "--store", f"{store_dir}/nope"]) == 2
     assert "no Oxigraph store there" in capsys.readouterr().err
 
 
-def test_fast_build_writes_store_and_same_summary(tmp_path: Path) -> None:
+def test_build_keeps_its_store_and_the_summary_reads_it(tmp_path: Path) -> None:
     import json
 
-    assert main(["build", "--out", str(tmp_path / "b"), "--store", f"oxigraph:{tmp_path / 's'}",
-                 "--engine", "fast", "--data", str(SHEETS / "valid"), "--quiet"]) == 0
-    fast = json.loads((tmp_path / "b" / "summary.json").read_text(encoding="utf-8"))
-    assert fast["counts"]["studies"] == 2 and fast["counts"]["uses"] == 3
+    assert main(["build", "--out", str(tmp_path / "b"), "--data", str(SHEETS / "valid"), "--no-owl", "--quiet"]) == 0
+    summary = json.loads((tmp_path / "b" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["counts"]["studies"] == 2 and summary["counts"]["uses"] == 3
     assert (tmp_path / "b" / "validation.txt").read_text(encoding="utf-8").startswith("Conforms: yes")
-    from kg.publish.build import summarise
-    from kg.derive.typology import derive
-
-    kg = assemble(SHEETS / "valid")
-    derive(kg.dataset)
-    slow = summarise(kg.dataset)
-    for name in ("studies-per-platform", "studies-per-host", "uses-per-model", "platform-by-activity"):
-        key = lambda r: json.dumps(r, sort_keys=True)  # noqa: E731
-        assert sorted(fast["queries"][name]["rows"], key=key) == sorted(slow["queries"][name]["rows"], key=key)
+    store = open_store(tmp_path / "b" / "store")
+    for query in CQ:
+        rows_now = query_store(store, query)
+        assert len(rows_now.rows) == len(summary["queries"][query.name]["rows"]), query.name
 
 
-def test_fast_build_reports_the_same_problems(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    assert main(["build", "--out", str(tmp_path / "b"), "--engine", "fast", "--data", str(SHEETS / "bad"),
-                 "--quiet"]) == 1
-    fast = capsys.readouterr().err
-    assert main(["build", "--out", str(tmp_path / "c"), "--data", str(SHEETS / "bad"), "--quiet"]) == 1
-    assert capsys.readouterr().err == fast
-    assert not (tmp_path / "b").exists()
-
-
-def test_fast_build_as_a_command_writes_everything_before_it_exits(tmp_path: Path) -> None:
-    """Run as a command, a fast build ends with os._exit (no freeing of the store): the output line and
+def test_build_as_a_command_writes_everything_before_it_exits(tmp_path: Path) -> None:
+    """Run as a command, a build ends with os._exit (no freeing of the store): the output line and
     every file must be complete all the same, and a failing build still exits 1 the normal way."""
     import json
     import subprocess
 
     out = tmp_path / "b"
-    done = subprocess.run([sys.executable, "-m", "kg", "build", "--out", str(out), "--engine", "fast",
+    done = subprocess.run([sys.executable, "-m", "kg", "build", "--out", str(out), "--no-owl",
                            "--data", str(SHEETS / "valid"), "--quiet"], capture_output=True, text=True,
                           timeout=300, check=False)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith(f"Built {out}/ (fast engine): 2 studies, 3 uses, ")
-    assert done.stdout.endswith("unclassified uses.\n")
+    assert done.stdout.startswith(f"Built {out}/ (store {out}/store/): 2 studies, 3 uses, ")
+    assert done.stdout.endswith("OWL cross-check: not run.\n")
     assert json.loads((out / "summary.json").read_text(encoding="utf-8"))["counts"]["uses"] == 3
     nquads = (out / "smqi.nq").read_text(encoding="utf-8")
     assert nquads.endswith(" .\n") and "kg/use/" in nquads
-    failed = subprocess.run([sys.executable, "-m", "kg", "build", "--out", str(tmp_path / "c"), "--engine",
-                             "fast", "--data", str(SHEETS / "bad"), "--quiet"], capture_output=True, text=True,
+    failed = subprocess.run([sys.executable, "-m", "kg", "build", "--out", str(tmp_path / "c"),
+                             "--data", str(SHEETS / "bad"), "--quiet"], capture_output=True, text=True,
                             timeout=300, check=False)
     assert failed.returncode == 1 and "studies.csv" in failed.stderr and failed.stdout == ""
     assert not (tmp_path / "c").exists()
@@ -197,14 +183,16 @@ def _normalised_quads(dataset) -> dict:
     return {g.identifier: g for g in parsed.graphs() if len(g)}
 
 
-def test_fast_build_dataset_equals_the_default_engines(tmp_path: Path) -> None:
+def test_build_dataset_equals_the_assembled_rdflib_dataset(tmp_path: Path) -> None:
+    """The store's dataset equals what kg.io.dataset.assemble (rdflib, the entries' checker) makes of
+    the same data, provenance and typology included."""
     from datetime import datetime, timezone
 
-    from kg.publish.build import add_provenance
-    from kg.publish.fastbuild import build_fast
+    from kg.derive.provenance import add_provenance
     from kg.derive.typology import derive
+    from kg.publish.build import build
 
-    build_fast(tmp_path / "b")
+    build(tmp_path / "b", cross_check=False)
     fast = _normalised_quads((tmp_path / "b" / "smqi.nq").read_text(encoding="utf-8"))
     kg = assemble()
     add_provenance(kg, datetime.now(timezone.utc).replace(microsecond=0))
@@ -218,15 +206,13 @@ def test_fast_build_dataset_equals_the_default_engines(tmp_path: Path) -> None:
 def _ox_store_of(graph: Graph):
     import pyoxigraph as ox
 
-    from kg.publish.fastbuild import _nquads
-
     store = ox.Store()
-    store.bulk_load(_nquads(graph, URIRef("urn:g")), ox.RdfFormat.N_QUADS)
+    store.bulk_load(graph.serialize(format="nt", encoding="utf-8"), ox.RdfFormat.N_TRIPLES, to_graph=ox.NamedNode("urn:g"))
     return store
 
 
 def _fast_models(graph: Graph) -> dict[str, str]:
-    from kg.publish.fastbuild import derive_on_store
+    from kg.derive.typology import derive_on_store
     from kg.model.namespaces import G_DERIVED, SMQI
 
     store = _ox_store_of(graph)
@@ -238,11 +224,12 @@ def _fast_models(graph: Graph) -> dict[str, str]:
 @pytest.mark.parametrize("data", [Path(__file__).parent / "typology" / "uses.ttl",
                                   Path(__file__).parent / "queries" / "assign" / "data.ttl", None],
                          ids=["typology-fixture", "assign-fixture", "real"])
-def test_fast_typology_equals_assign_rq(data: Path | None) -> None:
+def test_store_typology_equals_assign_rq(data: Path | None) -> None:
+    """derive_on_store (the one derivation) gives the answer of the generic query assign.rq, run by
+    rdflib's SPARQL engine."""
     from rdflib import Dataset
 
-    from kg.model.namespaces import G_DERIVED, G_EVIDENCE, G_ONTOLOGY, G_VOCAB, SMQI
-    from kg.derive.typology import derive
+    from kg.model.namespaces import G_EVIDENCE, G_ONTOLOGY, G_VOCAB
 
     if data is None:
         dataset = assemble().dataset
@@ -255,14 +242,15 @@ def test_fast_typology_equals_assign_rq(data: Path | None) -> None:
     union = Graph()
     for triple in dataset.triples((None, None, None)):
         union.add(triple)
-    derive(dataset)
-    expected = {str(u): str(m) for u, m in dataset.graph(G_DERIVED).subject_objects(SMQI.modelOfUse)}
+    result = run_query(union, "typology/assign")
+    col = {v: i for i, v in enumerate(result.variables)}
+    expected = {str(r[col["use"]]): str(r[col["model"]]) for r in result.rows if r[col["model"]] is not None}
     assert expected and _fast_models(union) == expected
 
 
-def test_fast_typology_refuses_ties() -> None:
+def test_store_typology_refuses_ties() -> None:
     from kg.model.errors import DataError
-    from kg.publish.fastbuild import derive_on_store
+    from kg.derive.typology import derive_on_store
     from kg.model.namespaces import SMQI
 
     graph = Graph()

@@ -87,7 +87,7 @@ def model(key: str) -> URIRef:
 
 
 def priority(n: int) -> Literal:
-    return Literal(n, datatype=XSD.positiveInteger)
+    return Literal(n, datatype=XSD.integer)
 
 
 # ---------------------------------------------------------------- the rules on the fixture

@@ -10,17 +10,14 @@ from kg.cli.common import progress
 
 
 def run(args: argparse.Namespace) -> int:
-    from kg.publish.build import build
+    from kg.publish.build import STORE, build
 
-    if getattr(args, "store", None) or getattr(args, "engine", None) == "fast":  # issue #6
-        from kg.publish.fastbuild import cli_build
-
-        return cli_build(args)
-    result = build(Path(args.out), Path(args.data) if args.data else None, progress=progress(args.quiet),
+    out = Path(args.out)
+    result = build(out, Path(args.data) if args.data else None, progress=progress(args.quiet),
                    cross_check=not args.no_owl)
     counts = result.summary["counts"]
     typology = result.summary["typology"]
-    print(f"Built {result.out}/: {counts['studies']} studies, {counts['uses']} uses, "
+    print(f"Built {out}/ (store {out / STORE}/): {counts['studies']} studies, {counts['uses']} uses, "
           f"{counts['triples']} triples; SHACL: conforms; typology: "
           f"{typology['unclassified_uses']} unclassified uses; OWL cross-check: "
           f"{typology['owl_cross_check'].split(':')[0].split(' on ')[0]}.")
@@ -40,18 +37,16 @@ def run(args: argparse.Namespace) -> int:
 
 def register(add) -> None:
     """Add the command to the ``smqi`` parser (``add`` makes a sub-parser)."""
-    p = add("build", "load, validate and summarise the evidence into a build folder",
-            "Load the extraction sheets, validate the graph with SHACL, run the summary queries and "
-            "write smqi.trig, smqi.ttl, smqi.nt, smqi.jsonld, summary.json and validation.txt. Nothing "
-            "in the output folder changes unless every step succeeds.")
+    p = add("build", "load, validate, derive and publish the evidence into a build folder and its store",
+            "Load the extraction sheets and entries into an embedded Oxigraph store (kept as "
+            "OUT/store, read by query, typology, claims, export, report, network, serve and push), "
+            "validate it with the SHACL shapes, derive the typology (cross-checked by HermiT), check "
+            "the review's claims, run the summary queries and write smqi.trig, smqi.nq, smqi.ttl, "
+            "smqi.nt, smqi.jsonld, summary.json, validation.txt, network/, report/, docs/, void.ttl "
+            "and manifest.json. Nothing in the output folder changes unless every step succeeds.")
     p.add_argument("--out", default="build", help="output folder (default: build)")
     p.add_argument("--data", help="folder with studies.csv and uses.csv (default: the shipped data)")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the one-line result")
     p.add_argument("--no-owl", action="store_true",
                    help="skip the OWL/HermiT cross-check of the typology (it needs Java)")
-    p.add_argument("--store", metavar="oxigraph:DIR",
-                   help="also keep the dataset in an on-disk Oxigraph store in DIR (query it with --store)")
-    p.add_argument("--engine", choices=["fast", "rdflib"],
-                   help="fast: Oxigraph + SHACL compiled to SPARQL, for scale; "
-                        "rdflib: rdflib + pyshacl + HermiT (the default)")
     p.set_defaults(func=run)

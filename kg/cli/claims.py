@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from kg.cli.common import load_graph
+from kg.cli.common import add_store_options, load_graph, source_store
 
 
 def run(args: argparse.Namespace) -> int:
@@ -15,9 +14,7 @@ def run(args: argparse.Namespace) -> int:
     if args.graph:
         graph = load_graph(args.graph)
     else:
-        from kg.io.dataset import assemble
-
-        graph = assemble(Path(args.data) if args.data else None).dataset
+        graph = source_store(args)  # the build's store
     verdicts = review.check_claims(graph)
     sys.stdout.write(review.verdicts_json(verdicts) if args.format == "json" else review.verdicts_text(verdicts))
     return 0
@@ -32,5 +29,5 @@ def register(add) -> None:
             "independent extraction, not the review's own list of 40 studies.")
     p.add_argument("--format", choices=["text", "json"], default="text", help="default: text")
     p.add_argument("--graph", help="check this RDF file (e.g. build/smqi.trig) instead of a fresh build")
-    p.add_argument("--data", help="folder with studies.csv and uses.csv (default: the shipped data)")
+    add_store_options(p)
     p.set_defaults(func=run)

@@ -20,7 +20,8 @@ def raise_usage(message: str) -> None:
 
 
 def parse_params(params: Sequence[str]) -> dict:
-    from rdflib import Literal, URIRef
+    """``NAME=VALUE`` (a literal) or ``NAME=<IRI>`` as pyoxigraph terms, by variable name."""
+    import pyoxigraph as ox
 
     bindings: dict = {}
     for param in params:
@@ -30,16 +31,95 @@ def parse_params(params: Sequence[str]) -> dict:
         is_iri = value.startswith("<") and value.endswith(">") and len(value) >= 2
         if is_iri and (not value[1:-1] or any(c in '<>"{}|^`\\' or ord(c) <= 0x20 for c in value[1:-1])):
             raise_usage(f"--param {param!r}: {value!r} is not an IRI (no spaces, quotes or any of <>{{}}|^`\\)")
-        bindings[name] = URIRef(value[1:-1]) if is_iri else Literal(value)
+        bindings[name] = ox.NamedNode(value[1:-1]) if is_iri else ox.Literal(value)
     return bindings
 
 
-def load_graph(path: str | None):
-    """The graph to query: a built file (TriG/Turtle/…) or, by default, a fresh in-memory build."""
+def rdflib_terms(bindings: dict) -> dict:
+    from kg.io.store import from_ox
+
+    return {name: from_ox(term) for name, term in bindings.items()}
+
+
+def load_graph(path: str | None, args=None):
+    """The graph to read as rdflib: a built file (TriG/Turtle/…), or the store ``source_store(args)`` picks."""
     if path:
         from kg.io.rdf import parse_file
 
         return parse_file(Path(path))
-    from kg.io.dataset import assemble
+    from kg.io.store import dataset_of
 
-    return assemble().dataset
+    return dataset_of(source_store(args))
+
+
+BUILD = Path("build")  # where `smqi build` writes by default; the reading commands look here
+
+
+def _inputs_now(data: Path, names: Sequence[str]) -> dict[str, str]:
+    import hashlib
+
+    from kg.model import resources
+
+    def sha256(path: Path) -> str:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+
+    found = {}
+    for name in names:
+        for folder in (data, data / "entries", resources.data_dir()):
+            if (folder / name).is_file():
+                found[name] = sha256(folder / name)
+                break
+    for entry in sorted((data / "entries").glob("*.ttl")):
+        found.setdefault(entry.name, sha256(entry))
+    return found
+
+
+def source_store(args):
+    """The store a reading command reads (a pyoxigraph Store).
+
+    ``--store DIR``: that store. Otherwise the last build's store (``build/store``) when that build
+    was made from the data folder asked for (``--data DIR``, default: the shipped data), with a
+    warning naming the command that rebuilds when the data changed since; with no such build, the
+    pipeline runs in memory (nothing is written)."""
+    import json
+
+    from kg.io.store import open_store, parse_store_spec
+    from kg.model import resources
+    from kg.publish.manifest import STORE
+
+    spec = getattr(args, "store", None)
+    if spec:
+        return open_store(parse_store_spec(spec) if spec.startswith("oxigraph:") else Path(spec))
+    data_arg = getattr(args, "data", None)
+    data = Path(data_arg).resolve() if data_arg else resources.data_dir().resolve()
+    summary_file = BUILD / "summary.json"
+    if (BUILD / STORE).is_dir() and summary_file.is_file():
+        try:
+            summary = json.loads(summary_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            summary = {}
+        if summary.get("data") == str(data):
+            recorded = summary.get("inputs", {})
+            now = _inputs_now(data, list(recorded))
+            changed = sorted(n for n in set(recorded) | set(now) if recorded.get(n) != now.get(n))
+            if changed:
+                rebuild = "smqi build" + (f" --data {data_arg}" if data_arg else "")
+                print(f"smqi: warning: {', '.join(changed)} changed since the build in {BUILD}/ "
+                      f"({summary.get('built_at', '?')}); reading that build. Run '{rebuild}' to rebuild.",
+                      file=sys.stderr)
+            return open_store(BUILD / STORE)
+    if sys.stderr.isatty():
+        print(f"smqi: no build of {data} in {BUILD}/: building in memory (run 'smqi build"
+              f"{' --data ' + data_arg if data_arg else ''}' to keep one)", file=sys.stderr)
+    from kg.publish.build import run_pipeline
+
+    return run_pipeline(data if data_arg else None).store
+
+
+def add_store_options(p, *, with_data: bool = True) -> None:
+    """``--store DIR`` and ``--data DIR`` of a command that reads the built store."""
+    p.add_argument("--store", metavar="DIR",
+                   help="read the Oxigraph store in DIR (default: the last build's, build/store)")
+    if with_data:
+        p.add_argument("--data", help="read the build made from this data folder (default: the shipped "
+                                      "data); with no such build in build/, build in memory first")

@@ -6,11 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from kg.cli.common import add_store_options, source_store
+
 
 def run(args: argparse.Namespace) -> int:
     from kg.publish.export import export
 
-    text = export(args.format, Path(args.data) if args.data else None)
+    text = export(args.format, store=source_store(args))
     if args.out:
         from kg.io.atomic import write_files
 
@@ -30,5 +32,5 @@ def register(add) -> None:
             "dimension, keys joined by ';').")
     p.add_argument("--format", choices=["jsonld", "csv", "orkg-csv"], default="jsonld", help="default: jsonld")
     p.add_argument("--out", metavar="FILE", help="write here (atomically) instead of standard output")
-    p.add_argument("--data", help="folder with studies.csv and uses.csv (default: the shipped data)")
+    add_store_options(p)
     p.set_defaults(func=run)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from kg.cli.common import load_graph, raise_usage
+from kg.cli.common import add_store_options, load_graph, raise_usage
 
 
 def run(args: argparse.Namespace) -> int:
@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     if out is not None and out.suffix.lower() not in FORMATS:
         raise_usage(f"--out {args.out}: use one of the extensions {', '.join(sorted(FORMATS))}")
     theirs, dataset = lk.read_source(args.source, props, timeout=args.timeout)
-    report = lk.link(load_graph(args.graph), theirs, by=by, props=props, source=args.source,
+    report = lk.link(load_graph(args.graph, args), theirs, by=by, props=props, source=args.source,
                      source_dataset=str(dataset))
     sys.stdout.write(lk.report_json(report) if args.format == "json" else lk.report_text(report))
     if out is not None:
@@ -50,6 +50,7 @@ def register(add) -> None:
                         "pmid=<http://…>, title=schema:headline (KIND: doi, pmid, any, title, year); repeatable")
     p.add_argument("--out", metavar="FILE", help="write the linkset here (.ttl, .nt, .jsonld or .trig)")
     p.add_argument("--format", choices=["text", "json"], default="text", help="report format (default: text)")
-    p.add_argument("--graph", help="our side: this RDF file (e.g. build/smqi.trig) instead of a fresh build")
+    p.add_argument("--graph", help="our side: this RDF file (e.g. build/smqi.trig) instead of the built store")
+    add_store_options(p)
     p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for an endpoint (default: 30)")
     p.set_defaults(func=run)

@@ -6,15 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from kg.cli.common import add_store_options, source_store
+
 
 def run(args: argparse.Namespace) -> int:
     from kg.derive import network
-    from kg.io.dataset import assemble
-    from kg.derive.typology import derive
-
-    kg = assemble(Path(args.data) if args.data else None)
-    derive(kg.dataset)
-    report = network.analyse(kg.dataset)
+    report = network.analyse(source_store(args))
     sys.stdout.write(network.report_text(report))
     written = network.write_outputs(report, Path(args.out))
     print(f"Wrote {', '.join(str(p) for p in written)}")
@@ -30,5 +27,5 @@ def register(add) -> None:
             "Rand index) and rank platforms, populations and "
             "activities by centrality. Writes GraphML and JSON.")
     p.add_argument("--out", default="build/network", help="output folder (default: build/network)")
-    p.add_argument("--data", help="folder with studies.csv and uses.csv (default: the shipped data)")
+    add_store_options(p)
     p.set_defaults(func=run)

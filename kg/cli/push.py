@@ -12,7 +12,17 @@ def run(args: argparse.Namespace) -> int:
     from kg.serve.push import push
     from kg.io.store import open_store, parse_store_spec
 
-    source = open_store(parse_store_spec(args.store)) if args.store else Path(args.source)
+    from kg.cli.common import BUILD
+    from kg.publish.build import STORE
+
+    if args.store:
+        source = open_store(parse_store_spec(args.store) if args.store.startswith("oxigraph:") else Path(args.store))
+    elif args.source:
+        source = Path(args.source)
+    elif (BUILD / STORE).is_dir():
+        source = open_store(BUILD / STORE)
+    else:
+        source = BUILD / "smqi.trig"  # push says clearly that it is missing
     result = push(args.url, source, args.graph or None, args.query_url, progress=progress_for(args.quiet))
     total = sum(result.counts.values())
     print(f"Pushed {len(result.counts)} graphs ({total} triples) to {result.url}; "
@@ -28,9 +38,9 @@ def register(add) -> None:
             "store's query endpoint. Refused connections, HTTP errors and partial uploads exit 2.")
     p.add_argument("url", metavar="URL", help="Graph Store Protocol endpoint of the store")
     p.add_argument("--graph", action="append", metavar="IRI", help="push only this named graph; repeatable")
-    p.add_argument("--from", dest="source", default="build/smqi.trig",
-                   help="the built dataset (default: build/smqi.trig)")
-    p.add_argument("--store", metavar="oxigraph:DIR", help="push from this store instead of --from")
+    p.add_argument("--from", dest="source",
+                   help="a built dataset file (e.g. build/smqi.trig) instead of the last build's store")
+    p.add_argument("--store", metavar="DIR", help="push from the Oxigraph store in DIR (default: the last build's, build/store)")
     p.add_argument("--query-url", help="query endpoint for the check (default: URL with /store → /query)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on the terminal")
     p.set_defaults(func=run)

@@ -5,11 +5,19 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from kg.cli.common import add_store_options, source_store
+
 
 def run(args: argparse.Namespace) -> int:
-    from kg.publish.report import make_report
+    from kg.derive import network
+    from kg.derive.claims import check_claims
+    from kg.io.atomic import write_folder
+    from kg.publish.report import write_report
 
-    index = make_report(Path(args.out), Path(args.data) if args.data else None)
+    store = source_store(args)
+    claims, analysis = check_claims(store), network.analyse(store)
+    write_folder(Path(args.out), lambda tmp: write_report(store, tmp, claims=claims, network_report=analysis))
+    index = Path(args.out) / "index.html"
     print(f"Wrote {index} (open it in a browser; it needs no network)")
     return 0
 
@@ -22,5 +30,5 @@ def register(add) -> None:
             "countries, income groups and years, the review's claims and the study table. Writes "
             "index.html, report.css and figures/*.svg; the folder is replaced only on success.")
     p.add_argument("--out", default="build/report", help="output folder (default: build/report)")
-    p.add_argument("--data", help="folder with studies.csv and uses.csv (default: the shipped data)")
+    add_store_options(p)
     p.set_defaults(func=run)

@@ -14,7 +14,15 @@ def run(args: argparse.Namespace) -> int:
 
     if args.store and args.graph:
         raise UsageError("give --store or --graph, not both")
-    store = parse_store_spec(args.store) if args.store else None
+    from kg.cli.common import BUILD
+    from kg.publish.build import STORE
+
+    store = (parse_store_spec(args.store) if args.store.startswith("oxigraph:") else Path(args.store)) if args.store else None
+    if store is None and not args.graph:
+        if not (BUILD / STORE).is_dir():
+            raise UsageError(f"no build to serve: {BUILD / STORE}/ does not exist. Run 'smqi build' first, "
+                             "or give --store DIR or --graph FILE")
+        store = BUILD / STORE
     if args.max_rows is not None and args.max_rows < 1:
         raise UsageError("--max-rows: give a whole number from 1")
     return serve(args.host, args.port, store, Path(args.graph) if args.graph else None, args.timeout,
@@ -31,8 +39,8 @@ def register(add) -> None:
             "seconds, answers of more than --max-rows rows refused (HTTP 413).")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
     p.add_argument("--port", type=int, default=7878, help="default: 7878")
-    p.add_argument("--store", metavar="oxigraph:DIR", help="serve this store (from 'smqi build --store')")
-    p.add_argument("--graph", help="serve this built file (default: build/smqi.trig)")
+    p.add_argument("--store", metavar="DIR", help="serve the Oxigraph store in DIR (default: the last build's, build/store)")
+    p.add_argument("--graph", help="serve this RDF file (e.g. build/smqi.trig) loaded into a temporary store")
     p.add_argument("--timeout", type=float, default=30.0, metavar="S", help="query timeout in seconds (default: 30)")
     p.add_argument("--max-rows", type=int, metavar="N",
                    help="refuse (HTTP 413) an answer of more than N rows (default: 10000, or SMQI_MAX_ROWS_SERVED)")

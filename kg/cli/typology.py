@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
+
+from kg.cli.common import add_store_options, source_store
 
 
 def run(args: argparse.Namespace) -> int:
     from kg.derive import typology as t
-    from kg.io.dataset import assemble
+    from kg.io.store import dataset_of
 
-    kg = assemble(Path(args.data) if args.data else None)
-    derivation = t.derive(kg.dataset)
+    store = source_store(args)
+    derivation = t.read_derivation(store)  # the build derived it; reading costs a query
     if args.explain:
-        sys.stdout.write(t.explain(kg.dataset, derivation, args.explain))
+        sys.stdout.write(t.explain(dataset_of(store), derivation, args.explain))
         return 0
     if args.format == "json":
         sys.stdout.write(t.to_json(derivation))
@@ -51,5 +52,5 @@ def register(add) -> None:
     p.add_argument("--explain", metavar="STUDY_ID[-USE_NO]",
                    help="show, for each use, the rule that matched and why each earlier rule did not")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table", help="default: table")
-    p.add_argument("--data", help="folder with studies.csv and uses.csv (default: the shipped data)")
+    add_store_options(p)
     p.set_defaults(func=run)

@@ -2,10 +2,11 @@
 
 The rules are data, not code. Each ``smqi:ModelOfUse`` of the scheme ``vocab/typology`` carries its
 rule (``smqi:rulePriority``, ``smqi:requiresCommunicationModel``, ``smqi:requiresHost``,
-``smqi:requiresAnyActivity``; see CODEBOOK.md, section "Typology"). ``derive`` runs the generic
-query ``queries/typology/assign.rq`` over the union of the graphs and writes ``smqi:modelOfUse``
-into the derived named graph only. ``explain`` re-evaluates the same rules in Python, read from the
-same graph, to say why a use got its model; a test checks that both give the same answer.
+``smqi:requiresAnyActivity``; see CODEBOOK.md, section "Typology"). ``derive`` reads the rules from
+the store and writes ``smqi:modelOfUse`` into the derived named graph only, one SPARQL update per
+priority level (``derive_on_store``: linear in the uses; the generic query ``queries/typology/assign.rq``
+gives the same answer, which tests check). ``explain`` re-evaluates the same rules in Python, read from
+the same graph, to say why a use got its model; a test checks that both give the same answer.
 """
 
 from __future__ import annotations
@@ -18,16 +19,17 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import pyoxigraph as ox
 from rdflib import Dataset, Graph, Literal, URIRef
 from rdflib.namespace import RDF, SKOS
 
-from kg.io import queries as kq
 from kg.model.errors import DataError, UsageError
 from kg.model.namespaces import G_DERIVED, SMQI, scheme_iri
 
 __all__ = [
     "UNCLASSIFIED", "Model", "Use", "Check", "Derivation", "SummaryRow", "read_models",
-    "read_uses", "evaluate", "first_match", "classify", "derive", "summary_rows", "explain",
+    "read_uses", "evaluate", "first_match", "classify", "derive", "derive_on_store", "read_derivation",
+    "rules_graph", "summary_rows", "explain",
     "to_table", "to_csv_assignments", "to_json",
 ]
 
@@ -233,48 +235,111 @@ def classify(graph: Graph) -> dict[URIRef, str]:
 # ---------------------------------------------------------------- derive
 
 
-def derive(dataset: Dataset) -> Derivation:
-    """Run assign.rq on the union graph and write the assignments into ``G_DERIVED`` only.
+def rules_graph(store: ox.Store) -> Graph:
+    """The typology's models with their rules, and every concept's ``skos:notation``, as a small rdflib
+    graph read from ``store`` (what ``read_models`` and ``explain`` need)."""
+    from kg.io.store import from_ox
 
-    Earlier ``smqi:modelOfUse`` triples of the derived graph are removed first; no other graph is
-    touched. Raises ``DataError`` when rules of equal priority give a use two models.
-    """
-    dataset = getattr(dataset, "dataset", dataset)  # a KnowledgeGraph is accepted too
-    result = kq.run_query(dataset, ASSIGN_QUERY)
-    col = {name: i for i, name in enumerate(result.variables)}
-    found: dict[URIRef, set[tuple[URIRef, str]]] = defaultdict(set)
+    graph = Graph()
+    for query in (f"CONSTRUCT {{ ?m ?p ?o }} WHERE {{ ?m a <{SMQI.ModelOfUse}> ; ?p ?o }}",
+                  f"CONSTRUCT {{ ?c <{SKOS.notation}> ?n }} WHERE {{ ?c <{SKOS.notation}> ?n }}"):
+        for t in store.query(query, use_default_graph_as_union=True):
+            graph.add((from_ox(t.subject), from_ox(t.predicate), from_ox(t.object)))
+    return graph
+
+
+def _rule_pattern(model: Model, n: int) -> str:
+    """The uses ``model``'s rule matches, as a pattern over ?use (every triple from any named graph)."""
+    smqi = str(SMQI)
+    parts = [f"GRAPH ?g{n}u {{ ?use a <{smqi}SocialMediaUse> }}"]
+    parts += [f"GRAPH ?g{n}c{i} {{ ?use <{smqi}communicationModel> <{c}> }}"
+              for i, c in enumerate(sorted(model.comm_model_iris))]
+    parts += [f"GRAPH ?g{n}h{i} {{ ?use <{smqi}host> <{h}> }}" for i, h in enumerate(sorted(model.host_iris))]
+    if model.activity_iris:
+        values = " ".join(f"<{a}>" for a in sorted(model.activity_iris))
+        parts.append(f"GRAPH ?g{n}a {{ ?use <{smqi}qiActivity> ?a{n} }} VALUES ?a{n} {{ {values} }}")
+    return " ".join(parts) + f" BIND (<{model.iri}> AS ?model)"
+
+
+def derive_on_store(store: ox.Store, models: Sequence[Model] | None = None) -> tuple[int, int]:
+    """``smqi:modelOfUse`` of every use into the derived graph of ``store``: the one derivation.
+
+    The rules are read from the graph (``read_models``, as ``explain`` does) and each priority level
+    becomes one SPARQL update whose patterns are index lookups on the rule's concepts, applied to the
+    uses no earlier level matched: linear in the uses, the same answer as the generic query
+    ``queries/typology/assign.rq`` (tests/test_store.py). Earlier assignments are removed first. Rules
+    of equal priority that both match a use raise DataError. Returns (uses, unclassified uses)."""
+    smqi, derived = str(SMQI), f"<{G_DERIVED}>"
+    store.update(f"DELETE WHERE {{ GRAPH {derived} {{ ?use <{smqi}modelOfUse> ?model }} }}")
+    levels: dict[int, list[Model]] = defaultdict(list)
+    for model in models if models is not None else read_models(rules_graph(store)):
+        levels[model.priority].append(model)
+    for n, priority in enumerate(sorted(levels)):
+        branches = " UNION ".join(f"{{ {_rule_pattern(m, n * 100 + i)} }}" for i, m in enumerate(levels[priority]))
+        store.update(f"INSERT {{ GRAPH {derived} {{ ?use <{smqi}modelOfUse> ?model }} }} WHERE {{ "
+                     f"{{ {branches} }} FILTER (isIRI(?use)) "
+                     f"MINUS {{ GRAPH {derived} {{ ?use <{smqi}modelOfUse> ?earlier }} }} }}")
+    ties = store.query(f"SELECT ?use ?model WHERE {{ GRAPH {derived} {{ ?use <{smqi}modelOfUse> ?model, ?other }} "
+                       f"FILTER (?model != ?other) }}")
+    tied: dict[str, set[str]] = defaultdict(set)
+    for row in ties:
+        tied[row["use"].value].add(row["model"].value)
+    if tied:
+        keys = {str(m.iri): m.key for ms in levels.values() for m in ms}
+        detail = "; ".join(f"{u} ({', '.join(sorted(keys.get(m, m) for m in ms))})" for u, ms in sorted(tied.items()))
+        raise DataError("rules of equal smqi:rulePriority both match, so these uses would get two models: "
+                        f"{detail}. Give every model of ontology/vocab/typology.ttl its own priority.")
+    (uses,), = [(int(r["n"].value),) for r in store.query(
+        f"SELECT (COUNT(DISTINCT ?u) AS ?n) WHERE {{ ?u a <{smqi}SocialMediaUse> FILTER (isIRI(?u)) }}",
+        use_default_graph_as_union=True)]
+    (assigned,), = [(int(r["n"].value),) for r in store.query(
+        f"SELECT (COUNT(DISTINCT ?u) AS ?n) WHERE {{ GRAPH {derived} {{ ?u <{smqi}modelOfUse> ?m }} }}")]
+    return uses, uses - assigned
+
+
+def read_derivation(store: ox.Store, models: Sequence[Model] | None = None) -> Derivation:
+    """The assignments already in the derived graph of ``store``, as a ``Derivation``."""
+    smqi = str(SMQI)
+    rows = store.query(
+        f"SELECT ?use ?studyId ?useNo ?key WHERE {{ ?use a <{smqi}SocialMediaUse> FILTER (isIRI(?use)) "
+        f"OPTIONAL {{ ?use <{smqi}reportedIn> ?study . ?study <{smqi}studyId> ?studyId }} "
+        f"OPTIONAL {{ ?use <{smqi}useNumber> ?useNo }} "
+        f"OPTIONAL {{ GRAPH <{G_DERIVED}> {{ ?use <{smqi}modelOfUse> ?model }} "
+        f"OPTIONAL {{ ?model <{SKOS.notation}> ?key }} }} }}", use_default_graph_as_union=True)
+    assignments: dict[URIRef, str] = {}
     ids: dict[URIRef, tuple[str, int]] = {}
-    for row in result.rows:
-        use, model, key = row[col["use"]], row[col["model"]], row[col["key"]]
-        if not isinstance(use, URIRef):
-            continue  # a blank-node use has no stable id to report; the shapes require IRIs
-        ids[use] = (str(row[col["studyId"]] or ""), _int(row[col["useNo"]]))
-        if isinstance(model, URIRef):
-            found[use].add((model, str(key) if key is not None else str(model)))
-        else:
-            found.setdefault(use, set())
-    ties = {use: pairs for use, pairs in found.items() if len(pairs) > 1}
-    if ties:
-        detail = "; ".join(
-            f"{use} ({', '.join(sorted(k for _, k in pairs))})"
-            for use, pairs in sorted(ties.items())
-        )
-        raise DataError(
-            "rules of equal smqi:rulePriority both match, so these uses would get two models: "
-            f"{detail}. Give every model of ontology/vocab/typology.ttl its own priority."
-        )
+    for row in rows:
+        use = URIRef(row["use"].value)
+        key = row["key"]
+        assignments[use] = key.value if key is not None else UNCLASSIFIED
+        study, number = row["studyId"], row["useNo"]
+        ids[use] = (study.value if study is not None else "", _int(Literal(number.value) if number is not None else None))
+    ordered = sorted((*ids[use], key) for use, key in assignments.items())
+    return Derivation(assignments, ordered, list(models) if models is not None else read_models(rules_graph(store)))
+
+
+def derive(source: ox.Store | Dataset) -> Derivation:
+    """Derive the models of use (``derive_on_store``) and return them as a ``Derivation``.
+
+    ``source`` is the build's pyoxigraph Store, or an rdflib Dataset (a ``KnowledgeGraph`` too), which
+    is copied into an in-memory store for the derivation; its derived graph then gets the assignments
+    (earlier ``smqi:modelOfUse`` triples removed; no other graph is touched)."""
+    if isinstance(source, ox.Store):
+        models = read_models(rules_graph(source))
+        derive_on_store(source, models)
+        return read_derivation(source, models)
+    dataset = getattr(source, "dataset", source)
+    from kg.io.store import store_from_dataset
+
+    store = store_from_dataset(dataset)
+    models = read_models(rules_graph(store))
+    derive_on_store(store, models)
+    derivation = read_derivation(store, models)
     derived = dataset.graph(G_DERIVED)
     derived.remove((None, SMQI.modelOfUse, None))
-    assignments: dict[URIRef, str] = {}
-    for use, pairs in found.items():
-        if pairs:
-            (model, key), = pairs
-            derived.add((use, SMQI.modelOfUse, model))
-            assignments[use] = key
-        else:
-            assignments[use] = UNCLASSIFIED
-    rows = sorted((*ids[use], key) for use, key in assignments.items())
-    return Derivation(assignments, rows, read_models(dataset))
+    for row in store.query(f"SELECT ?u ?m WHERE {{ GRAPH <{G_DERIVED}> {{ ?u <{SMQI.modelOfUse}> ?m }} }}"):
+        derived.add((URIRef(row["u"].value), SMQI.modelOfUse, URIRef(row["m"].value)))
+    return derivation
 
 
 # ---------------------------------------------------------------- summary and explanation

@@ -13,6 +13,7 @@ from rdflib import Dataset, Graph, URIRef
 
 from kg.model import resources
 from kg.model.errors import Problem
+from kg.model.prefixes import PREFIXES
 from kg.io.sheets import Loaded, Origin, load_income_groups, load_sheets
 from kg.model.namespaces import (
     G_DERIVED,
@@ -26,25 +27,6 @@ from kg.model.vocabularies import Vocabulary, load_ontology_graph, load_vocab_gr
 
 __all__ = ["bind_prefixes", "KnowledgeGraph", "new_dataset", "add_graph", "assemble", "PREFIXES"]
 
-PREFIXES = {
-    "smqi": "https://w3id.org/smqi/ontology#",
-    "study": "https://w3id.org/smqi/kg/study/",
-    "use": "https://w3id.org/smqi/kg/use/",
-    "platform": "https://w3id.org/smqi/vocab/platform/",
-    "cm": "https://w3id.org/smqi/vocab/communication-model/",
-    "host": "https://w3id.org/smqi/vocab/host/",
-    "pop": "https://w3id.org/smqi/vocab/user-population/",
-    "act": "https://w3id.org/smqi/vocab/qi-activity/",
-    "stage": "https://w3id.org/smqi/vocab/qi-stage/",
-    "country": "https://w3id.org/smqi/vocab/country/",
-    "income": "https://w3id.org/smqi/vocab/income-group/",
-    "fabio": "http://purl.org/spar/fabio/",
-    "prism": "http://prismstandard.org/namespaces/basic/2.0/",
-    "dcterms": "http://purl.org/dc/terms/",
-    "prov": "http://www.w3.org/ns/prov#",
-    "skos": "http://www.w3.org/2004/02/skos/core#",
-    "wd": "http://www.wikidata.org/entity/",
-}
 
 
 def bind_prefixes(graph: Graph) -> Graph:
@@ -120,7 +102,7 @@ def assemble(data_dir: Path | None = None) -> KnowledgeGraph:
     dataset.graph(G_PROVENANCE)
     dataset.graph(G_DERIVED)
     from kg.model.identifiers import link_identifiers  # issue #5: DOI/PubMed IRIs, SSSOM mapping graph
-    from kg.derive.claims import add_review_graph  # issue #5: the seed review and its claims
+    from kg.io.review import add_review_graph  # issue #5: the seed review and its claims
 
     linked_inputs = [*link_identifiers(dataset, loaded.graph), add_review_graph(dataset, data_dir)]
     return KnowledgeGraph(

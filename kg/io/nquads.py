@@ -249,7 +249,7 @@ def _fast(studies_path: Path, uses_path: Path, vocab: Vocabulary, graph: str, kn
         add(f"{node} {RDF_TYPE} {use_type}{g}")
         add(f"{node} {reported} {study}{g}")
         add(f"{study} {reports} {node}{g}")
-        add(f'{node} {number} "{no}"^^<{XSD}positiveInteger>{g}')
+        add(f'{node} {number} "{no}"^^<{XSD}integer>{g}')
         for col, (keys, pred, multi) in coded.items():
             for concept in _keys(keys, rec[col], multi):
                 add(f"{node} {pred} {concept}{g}")

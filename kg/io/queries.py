@@ -23,10 +23,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rdflib import BNode, Graph, Literal, URIRef
-from rdflib.namespace import NamespaceManager
-from rdflib.plugins.sparql import prepareQuery
-from rdflib.term import Node, Variable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # rdflib is imported where it is used: reading a named query needs none of it
+    from rdflib import Graph
+    from rdflib.namespace import NamespaceManager
+    from rdflib.term import Node
 
 from kg.model.errors import DataError, UsageError
 from kg.model.resources import query_dir
@@ -40,6 +42,7 @@ __all__ = [
     "to_table",
     "to_csv",
     "to_json",
+    "solutions_text",
 ]
 
 _HEADER = re.compile(r"^#\+\s*(?P<key>[A-Za-z_-]+)\s*:\s*(?P<value>.*?)\s*$")
@@ -155,6 +158,10 @@ def run_query(
     ``query`` is a NamedQuery or anything ``load_query`` accepts. ``bindings`` maps variable names
     (without ``?``) to RDF terms and is passed to rdflib as ``initBindings``.
     """
+    from rdflib import BNode, Literal, URIRef
+    from rdflib.plugins.sparql import prepareQuery
+    from rdflib.term import Variable
+
     named = query if isinstance(query, NamedQuery) else load_query(query)
     try:
         prepared = prepareQuery(named.text)
@@ -182,7 +189,7 @@ def run_query(
 # ---------------------------------------------------------------- formatters
 
 
-def _shorten(iri: URIRef, nm: NamespaceManager | None) -> str:
+def _shorten(iri: str, nm: NamespaceManager | None) -> str:
     """``prefix:local`` using the longest bound namespace that leaves a simple local name."""
     if nm is None:
         return str(iri)
@@ -198,6 +205,8 @@ def _shorten(iri: URIRef, nm: NamespaceManager | None) -> str:
 
 
 def _cell(value: Node | None, nm: NamespaceManager | None) -> str:
+    from rdflib import BNode, URIRef
+
     if value is None:
         return ""
     if isinstance(value, URIRef):
@@ -208,6 +217,8 @@ def _cell(value: Node | None, nm: NamespaceManager | None) -> str:
 
 
 def _is_number(value: Node | None) -> bool:
+    from rdflib import Literal
+
     if value is None:
         return True
     return isinstance(value, Literal) and isinstance(value.toPython(), (int, float))
@@ -246,6 +257,8 @@ def to_csv(result: QueryResult) -> str:
 
 
 def _json_term(value: Node) -> dict[str, str]:
+    from rdflib import BNode, Literal, URIRef
+
     if isinstance(value, URIRef):
         return {"type": "uri", "value": str(value)}
     if isinstance(value, BNode):
@@ -268,3 +281,47 @@ def to_json(result: QueryResult) -> str:
     ]
     document = {"head": {"vars": list(result.variables)}, "results": {"bindings": bindings}}
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+_NUMERIC = {"http://www.w3.org/2001/XMLSchema#" + t for t in (
+    "integer decimal double float int long short byte nonNegativeInteger positiveInteger "
+    "negativeInteger nonPositiveInteger unsignedLong unsignedInt unsignedShort unsignedByte").split()}
+
+
+def solutions_text(solutions, fmt: str) -> str:
+    """pyoxigraph SELECT solutions as ``table`` (as ``to_table``), ``csv`` or ``json`` (the W3C SPARQL
+    1.1 results formats, written by pyoxigraph), with no rdflib object made."""
+    import pyoxigraph as ox
+
+    if fmt in ("csv", "json"):
+        kind = ox.QueryResultsFormat.CSV if fmt == "csv" else ox.QueryResultsFormat.JSON
+        return solutions.serialize(format=kind).decode("utf-8") + ("\n" if fmt == "json" else "")
+    from kg.model.prefixes import PREFIXES
+
+    spaces = sorted(PREFIXES.items(), key=lambda kv: -len(kv[1]))
+
+    def cell(term) -> str:
+        if term is None:
+            return ""
+        if isinstance(term, ox.NamedNode):
+            for prefix, ns in spaces:
+                local = term.value[len(ns):]
+                if term.value.startswith(ns) and re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*|", local) \
+                        and not local.endswith("."):
+                    return f"{prefix}:{local}"
+            return term.value
+        if isinstance(term, ox.BlankNode):
+            return f"_:{term.value}"
+        return term.value
+
+    header = [v.value for v in solutions.variables]
+    rows = [[s[v] for v in solutions.variables] for s in solutions]
+    body = [[cell(t) for t in row] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in body]) for i, h in enumerate(header)]
+    numeric = [bool(rows) and all(t is None or (isinstance(t, ox.Literal) and t.datatype.value in _NUMERIC)
+                                  for t in (row[i] for row in rows)) for i in range(len(header))]
+
+    def line(cells) -> str:
+        return "  ".join(c.rjust(w) if n else c.ljust(w) for c, w, n in zip(cells, widths, numeric)).rstrip()
+
+    return "\n".join([line(header), "  ".join("-" * w for w in widths), *map(line, body)]) + "\n"

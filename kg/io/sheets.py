@@ -396,7 +396,7 @@ def load_sheets(
         graph.add((node, RDF.type, SMQI.SocialMediaUse))
         graph.add((node, SMQI.reportedIn, study))
         graph.add((study, SMQI.reportsUse, node))
-        graph.add((node, SMQI.useNumber, Literal(int(no), datatype=XSD.positiveInteger)))
+        graph.add((node, SMQI.useNumber, Literal(int(no), datatype=XSD.integer)))
         for col, (slug, pred, multi) in USE_CODED.items():
             for concept in uc.keys(row, entry, col, rec[col], slug, multi):
                 graph.add((node, pred, concept))

@@ -24,18 +24,20 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import pyoxigraph as ox
-from rdflib import BNode, Dataset, Graph, Literal, URIRef
-from rdflib.term import Node
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # rdflib is imported where terms are converted: opening and querying a store need none
+    from rdflib import Dataset
+    from rdflib.term import Node
 
 from kg.io.atomic import swap_folder
-from kg.io.dataset import bind_prefixes
 from kg.model.errors import DataError, UsageError
 from kg.io.queries import NamedQuery, QueryResult, load_query
 
 __all__ = [
     "parse_store_spec", "to_ox", "from_ox", "write_store", "write_nquads_store", "open_store",
-    "store_from_dataset", "graphs_of", "quads_by_subject", "query_store", "query_endpoint", "http_opener",
-    "select_union", "select_text",
+    "store_from_dataset", "graphs_of", "quads_by_subject", "select_store", "query_store", "query_endpoint", "http_opener",
+    "select_union", "select_text", "dataset_of", "swap_in",
 ]
 
 SCHEME = "oxigraph:"
@@ -54,7 +56,11 @@ def parse_store_spec(spec: str) -> Path:
 
 
 def to_ox(term: Node):
-    """An rdflib term as a pyoxigraph term."""
+    """An rdflib term as a pyoxigraph term (a pyoxigraph term is returned as it is)."""
+    if isinstance(term, (ox.NamedNode, ox.BlankNode, ox.Literal)):
+        return term
+    from rdflib import BNode, Literal, URIRef
+
     if isinstance(term, URIRef):
         return ox.NamedNode(str(term))
     if isinstance(term, BNode):
@@ -69,6 +75,8 @@ def to_ox(term: Node):
 
 
 def from_ox(term) -> Node | None:
+    from rdflib import BNode, Literal, URIRef
+
     """A pyoxigraph term as an rdflib term (``None`` stays ``None``: an unbound variable)."""
     if term is None:
         return None
@@ -193,20 +201,39 @@ def _named(query: NamedQuery | str) -> NamedQuery:
 
 
 def _result(variables: list[str], rows: list[tuple]) -> QueryResult:
+    from rdflib import Graph
+
+    from kg.io.dataset import bind_prefixes
+
     return QueryResult(variables, rows, bind_prefixes(Graph()).namespace_manager)
 
 
-def query_store(store: ox.Store, query: NamedQuery | str,
-                bindings: Mapping[str, Node] | None = None) -> QueryResult:
-    """Run a SELECT over the union of the store's graphs; ``bindings`` become substitutions."""
+def select_store(store: ox.Store, query: NamedQuery | str, bindings: Mapping | None = None) -> ox.QuerySolutions:
+    """Run a SELECT over the union of the store's graphs and return pyoxigraph's solutions (no rdflib:
+    what `smqi query` prints comes straight from these). ``bindings`` (rdflib or pyoxigraph terms)
+    become substitutions, which pyoxigraph accepts for projected variables only."""
     named = _named(query)
     subs = {ox.Variable(k.lstrip("?$")): to_ox(v) for k, v in (bindings or {}).items()}
     try:
-        solutions = store.query(named.text, use_default_graph_as_union=True, substitutions=subs or None)
+        try:
+            solutions = store.query(named.text, use_default_graph_as_union=True, substitutions=subs or None)
+        except RuntimeError as exc:
+            if not subs or "projection" not in str(exc):
+                raise
+            names = ", ".join(f"?{v.value}" for v in subs)
+            raise UsageError(f"{named.path}: a parameter ({names}) must be a variable the query SELECTs: "
+                             "the store binds only projected variables") from None
     except SyntaxError as exc:
         raise DataError(f"{named.path}: the query does not parse: {exc}") from None
     if not isinstance(solutions, ox.QuerySolutions):
         raise UsageError(f"{named.path}: only SELECT queries are supported")
+    return solutions
+
+
+def query_store(store: ox.Store, query: NamedQuery | str,
+                bindings: Mapping[str, Node] | None = None) -> QueryResult:
+    """``select_store`` with the rows as rdflib terms (a ``QueryResult``)."""
+    solutions = select_store(store, query, bindings)
     variables = [v.value for v in solutions.variables]
     rows = [tuple(from_ox(s[v]) for v in variables) for s in solutions]
     return _result(variables, rows)
@@ -224,6 +251,8 @@ def select_union(source, text: str) -> list[tuple[Node | None, ...]]:
         solutions = source.query(text, use_default_graph_as_union=True)
         variables = solutions.variables
         return [tuple(from_ox(s[v]) for v in variables) for s in solutions]
+    from rdflib import Dataset
+
     if isinstance(source, Dataset) and not source.default_union:
         source = Dataset(store=source.store, default_union=True)
     return [tuple(row) for row in source.query(text)]
@@ -262,6 +291,8 @@ def _values_block(bindings: Mapping[str, Node]) -> str:
 
 
 def _json_node(term: dict) -> Node:
+    from rdflib import BNode, Literal, URIRef
+
     kind, value = term["type"], term["value"]
     if kind == "uri":
         return URIRef(value)
@@ -300,12 +331,12 @@ def query_endpoint(url: str, query: NamedQuery | str, bindings: Mapping[str, Nod
     return _result(variables, rows)
 
 
-def query_elsewhere(args, named: NamedQuery, bindings: Mapping[str, Node]) -> QueryResult:
-    """``smqi query --store oxigraph:DIR`` or ``--endpoint URL`` (one of them, not with --graph)."""
-    if getattr(args, "store", None) and getattr(args, "endpoint", None) or getattr(args, "graph", None):
-        raise UsageError("give one of --graph, --store and --endpoint")
-    if getattr(args, "with_", None):
-        raise UsageError("--with works on in-memory graphs only, not with --store or --endpoint")
-    if args.endpoint:
-        return query_endpoint(args.endpoint, named, bindings)
-    return query_store(open_store(parse_store_spec(args.store)), named, bindings)
+def dataset_of(store: ox.Store) -> Dataset:
+    """Every quad of ``store`` as an rdflib Dataset (union default graph), for code that reads rdflib."""
+    from rdflib import Dataset
+
+    from kg.io.dataset import bind_prefixes
+
+    dataset = bind_prefixes(Dataset(default_union=True))
+    dataset.parse(data=store.dump(format=ox.RdfFormat.N_QUADS).decode("utf-8"), format="nquads")
+    return dataset

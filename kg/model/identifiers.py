@@ -47,7 +47,7 @@ from kg.io.sheets import DOI_RE, PMID_RE
 from kg.io.sheets import normalise_doi as _base_normalise_doi
 from kg.model.namespaces import GRAPH, PRISM, SCHEMA, SMQI, FABIO, WD, scheme_iri
 
-__all__ = [
+__all__ = ["double_text", 
     "G_LINKS", "G_MAPPINGS", "SSSOM", "normalise_doi", "normalise_pmid", "is_doi", "is_pmid",
     "doi_iri", "pmid_iri", "link_identifiers", "country_identifiers", "CountryIds", "MappingSet",
     "Mapping", "read_sssom", "mapping_set_graph",
@@ -293,7 +293,7 @@ def mapping_set_graph(mset: MappingSet) -> Graph:
         if m.object_label:
             graph.add((node, SSSOM.object_label, Literal(m.object_label)))
         if m.confidence is not None:
-            graph.add((node, SSSOM.confidence, Literal(m.confidence, datatype=XSD.double)))
+            graph.add((node, SSSOM.confidence, Literal(double_text(m.confidence), datatype=XSD.double)))
     return graph
 
 
@@ -304,3 +304,11 @@ def add_mapping_graph(dataset: Dataset, path: Path | None = None) -> Path:
     for triple in mapping_set_graph(read_sssom(path)):
         target.add(triple)
     return path
+
+
+def double_text(value: float) -> str:
+    """The lexical form of an ``xsd:double`` as the store keeps it (``1.0`` → ``"1"``, ``0.95`` →
+    ``"0.95"``), so the files and the store hold the same literal (DESIGN.md: literal forms are
+    decided in the model)."""
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text

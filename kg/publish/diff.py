@@ -23,7 +23,7 @@ from kg.model.errors import DataError, UsageError
 from kg.model.namespaces import G_DERIVED, G_EVIDENCE, SMQI
 
 __all__ = [
-    "Snapshot", "snapshot_of_dataset", "snapshot_of_data", "snapshot_of_build", "snapshot_of_git",
+    "Snapshot", "snapshot_of_store", "snapshot_of_data", "snapshot_of_build", "snapshot_of_git",
     "compare", "to_json", "to_text", "moved", "diff_builds", "diff_git"
 ]
 
@@ -62,21 +62,24 @@ def _from_graphs(label: str, evidence: Graph, models: dict[str, str], summary: d
     return snap
 
 
-def snapshot_of_dataset(dataset: Dataset, label: str) -> Snapshot:
-    """A snapshot of an assembled dataset (the typology is derived, the summary queries run)."""
-    from kg.publish.build import summarise
-    from kg.derive.typology import derive
+def snapshot_of_store(store, label: str, summary: dict) -> Snapshot:
+    """A snapshot of a store the pipeline built (typology derived, ``summary`` from its queries)."""
+    from kg.derive.typology import read_derivation
+    from kg.io.store import from_ox
 
-    derivation = derive(dataset)
-    summary = summarise(dataset)
-    models = {_tail(use): key for use, key in derivation.assignments.items()}
-    return _from_graphs(label, dataset.graph(G_EVIDENCE), models, summary)
+    evidence = Graph()
+    for t in store.query(f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{G_EVIDENCE}> {{ ?s ?p ?o }} }}"):
+        evidence.add((from_ox(t.subject), from_ox(t.predicate), from_ox(t.object)))
+    models = {_tail(use): key for use, key in read_derivation(store).assignments.items()}
+    return _from_graphs(label, evidence, models, summary)
 
 
 def snapshot_of_data(data_dir: Path, label: str) -> Snapshot:
-    from kg.io.dataset import assemble
+    """Run the pipeline on ``data_dir`` in memory (no SHACL: the data may be mid-edit) and snapshot it."""
+    from kg.publish.build import run_pipeline
 
-    return snapshot_of_dataset(assemble(data_dir).dataset, label)
+    pipe = run_pipeline(data_dir, check=False)
+    return snapshot_of_store(pipe.store, label, pipe.summary)
 
 
 def snapshot_of_build(folder: Path) -> Snapshot:

@@ -50,15 +50,11 @@ ORKG_DIMENSIONS = {
 ORKG_COLUMNS = ["paper:title", "paper:authors", "paper:publication_year", "paper:doi", *ORKG_DIMENSIONS]
 
 
-def _assembled_store(data_dir: Path | None) -> ox.Store:
-    """The graph of ``data_dir`` with its typology, in a fresh store (until commands read the build's)."""
-    from kg.io.dataset import assemble
-    from kg.io.store import store_from_dataset
-    from kg.derive.typology import derive
+def _built_store(data_dir: Path | None) -> ox.Store:
+    """The pipeline run in memory on ``data_dir`` (what a build of it would hold, provenance aside)."""
+    from kg.publish.build import run_pipeline
 
-    kg = assemble(data_dir)
-    derive(kg.dataset)
-    return store_from_dataset(kg.dataset)
+    return run_pipeline(data_dir).store
 
 
 @dataclass
@@ -154,12 +150,12 @@ def to_orkg_csv(store: ox.Store) -> str:
 
 
 def export(fmt: str, data_dir: Path | None = None, *, store: ox.Store | None = None) -> str:
-    """The knowledge graph in ``fmt``: read from ``store`` (the build's) when given, else assembled
-    from ``data_dir`` (default: the shipped data) with its typology derived."""
+    """The knowledge graph in ``fmt``: read from ``store`` (the build's) when given, else from the
+    pipeline run in memory on ``data_dir`` (default: the shipped data)."""
     if fmt not in FORMATS:
         raise UsageError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
     if store is None:
-        store = _assembled_store(data_dir)
+        store = _built_store(data_dir)
     if fmt == "jsonld":
         from kg.publish.outputs import store_to_jsonld
 

@@ -15,6 +15,7 @@ from kg import __version__
 __all__ = ["manifest", "write_manifest", "MANIFEST"]
 
 MANIFEST = "manifest.json"
+STORE = "store"  # the build's Oxigraph store folder inside a build folder (build/store/)
 
 
 def _sha256(path: Path) -> str:
@@ -22,10 +23,11 @@ def _sha256(path: Path) -> str:
 
 
 def manifest(folder: Path, summary: dict, inputs: list[Path], rows: list[tuple[str, int, str]]) -> dict:
-    """The manifest of the build files in ``folder`` (every file but the manifest itself)."""
+    """The manifest of the build files in ``folder``: every file but the manifest itself and the store
+    (``store/``, a database whose files change when it is opened; ``smqi.nq`` holds its content)."""
     folder = Path(folder)
     outputs = {str(p.relative_to(folder)): _sha256(p) for p in sorted(folder.rglob("*"))
-               if p.is_file() and p.name != MANIFEST}
+               if p.is_file() and p.name != MANIFEST and p.relative_to(folder).parts[0] != STORE}
     return {
         "smqi_kg_version": __version__,
         "built_at": summary.get("built_at"),

@@ -40,18 +40,17 @@ from urllib.parse import quote
 import pyoxigraph as ox
 from jinja2 import Environment, StrictUndefined
 from markupsafe import Markup
-from rdflib import Graph, Literal
+from rdflib import Literal
 
 from kg import __version__
 from kg.publish import figures
-from kg.io.atomic import write_folder
 from kg.model.errors import DataError
 from kg.model.namespaces import scheme_iri
-from kg.io.store import query_store, store_from_dataset
+from kg.io.store import query_store
 
-__all__ = ["ReportData", "collect", "load_claims", "render", "write_report", "write_data_files", "AUTO",
+__all__ = ["ReportData", "collect", "render", "write_report", "write_data_files",
            "NOTICE", "FIGURES", "LEVELS", "CELL_STUDIES", "STUDY_ROWS", "DATA_FILES", "environment",
-           "template_text", "make_report"]
+           "template_text"]
 
 NOTICE = (
     "The evidence in this report is an independent, dual-coded extraction of real studies that meet "
@@ -65,7 +64,6 @@ FIGURES = ("typology.svg", "population-model.svg", "network.svg", "years.svg", "
 CELL_STUDIES = 5  # study ids a gap-map cell lists in a build larger than STUDY_ROWS studies
 STUDY_ROWS = 200  # rows of the study table at most; a build of at most this many studies is shown whole
 DATA_FILES = ("gap-map-studies.csv", "gap-map-studies.json", "studies.csv", "studies.json")
-AUTO: Any = object()  # write_report(claims=AUTO): ask kg.derive.claims, when it exists
 DIMENSION_NAMES = {"platform": "platform", "user-population": "user population",
                    "qi-activity": "QI activity", "communication-model": "communication model",
                    "host": "host"}
@@ -180,21 +178,6 @@ def collect(store: ox.Store) -> ReportData:
             "models": [{"key": k, "label": model_label.get(k, k)} for k in keys],
         })
     return data
-
-
-def load_claims(dataset: Graph) -> list[Any] | None:
-    """The review's claims with verdicts from ``kg.derive.claims.check_claims``; None when the module (or
-    the function) is not in this build. Any other failure is a real error and propagates."""
-    import importlib
-
-    try:
-        review = importlib.import_module("kg.derive.claims")  # not a static import: it may not exist yet
-    except ModuleNotFoundError as exc:
-        if exc.name in ("kg.derive.claims",):
-            return None
-        raise
-    check = getattr(review, "check_claims", None)
-    return None if check is None else list(check(dataset))
 
 
 def _claim_view(claim: Any) -> dict[str, Any]:
@@ -329,28 +312,17 @@ def _network(report: Any) -> tuple[Any, dict[str, Any]]:
     return report.cooccurrence, summary
 
 
-def write_report(store: ox.Store | Graph, out: Path, *, claims: Any = AUTO, network_report: Any = None,
+def write_report(store: ox.Store, out: Path, *, claims: Any = None, network_report: Any = None,
                  docs_href: str = "../docs/index.html", cell_studies: int = CELL_STUDIES,
                  study_rows: int = STUDY_ROWS) -> Path:
     """Write ``out/index.html``, ``out/report.css``, ``out/figures/*.svg`` and ``out/data/*``; returns
     index.html. ``store`` is the built Oxigraph store, typology derived.
 
-    ``claims``: the verdicts to show (``None``: not available); ``AUTO`` asks ``kg.derive.claims`` only when an
-    rdflib Dataset is passed instead of a store (the old way, kept until every caller has the store).
-    ``network_report``: the ``kg.derive.network`` analysis to show; without one (and given a store) the
-    network section is empty."""
+    ``claims``: the verdicts to show (``kg.derive.claims.check_claims``; ``None``: not available).
+    ``network_report``: the ``kg.derive.network`` analysis to show (``None``: no network section)."""
     out = Path(out)
-    dataset = None
-    if not isinstance(store, ox.Store):
-        dataset, store = store, store_from_dataset(store)
     data = collect(store)
-    if network_report is None and dataset is not None:
-        from kg.derive import network as kn
-
-        network_report = kn.analyse(dataset)
     graph, net = _network(network_report)
-    if claims is AUTO:
-        claims = load_claims(dataset) if dataset is not None else None
     html = render(data, claims, network=net, docs_href=docs_href, cell_studies=cell_studies,
                   study_rows=study_rows)
     svgs = draw_figures(data, graph)
@@ -364,21 +336,3 @@ def write_report(store: ox.Store | Graph, out: Path, *, claims: Any = AUTO, netw
     except OSError as exc:
         raise DataError(f"{out}: cannot write the report: {exc.strerror or exc}") from exc
     return out / "index.html"
-
-
-def make_report(out: Path, data_dir: Path | None = None) -> Path:
-    """`smqi report`: assemble the graph from ``data_dir`` (default: the shipped data), derive the
-    typology, load it into a fresh store and write the report into ``out``, replacing it only when
-    every step succeeded. The claims and the network analysis are computed from the assembled graph
-    (until they read the store too)."""
-    from kg.derive import network as kn
-    from kg.io.dataset import assemble
-    from kg.derive.typology import derive
-
-    kg = assemble(data_dir)
-    derive(kg.dataset)
-    claims = load_claims(kg.dataset)
-    analysis = kn.analyse(kg.dataset)
-    store = store_from_dataset(kg.dataset)
-    write_folder(Path(out), lambda tmp: write_report(store, tmp, claims=claims, network_report=analysis))
-    return Path(out) / "index.html"

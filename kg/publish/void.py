@@ -17,15 +17,15 @@ The data are licensed CC BY 4.0 (``dcterms:license``); the code is MIT and not d
 from __future__ import annotations
 
 import hashlib
-from collections import Counter, defaultdict
 from datetime import datetime
 from pathlib import Path
 
-from rdflib import RDF, XSD, Dataset, Graph, Literal, Namespace, URIRef
+from rdflib import RDF, XSD, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCAT, DCTERMS, VOID
 
 from kg import __version__
 from kg.model.namespaces import BASE, SMQI, study_iri
+from kg.publish.manifest import STORE
 
 __all__ = ["DATASET", "CC_BY", "describe", "write_void", "vocabulary_of", "MEDIA_TYPES"]
 
@@ -56,13 +56,37 @@ def vocabulary_of(term: URIRef) -> str:
     return text[: text.rindex("/") + 1] if "/" in text else text
 
 
-def _union(dataset: Graph) -> set:
-    return set(dataset.triples((None, None, None)))
+def _stats(store) -> dict:
+    """Counts of the union of the store's named graphs (each distinct triple once), by SPARQL."""
+    def rows(text: str) -> list:
+        return list(store.query(text))
+
+    distinct = "SELECT DISTINCT ?s ?p ?o WHERE { GRAPH ?g { ?s ?p ?o } }"
+    (total,), = [(int(r[0].value),) for r in rows(f"SELECT (COUNT(*) AS ?n) WHERE {{ {distinct} }}")]
+    (subjects, objects), = [(int(r[0].value), int(r[1].value)) for r in rows(
+        "SELECT (COUNT(DISTINCT ?s) AS ?a) (COUNT(DISTINCT ?o) AS ?b) WHERE { GRAPH ?g { ?s ?p ?o } }")]
+    per_property = {URIRef(r[0].value): int(r[1].value) for r in rows(
+        f"SELECT ?p (COUNT(*) AS ?n) WHERE {{ {distinct} }} GROUP BY ?p")}
+    per_class = {URIRef(r[0].value): int(r[1].value) for r in rows(
+        f"SELECT ?c (COUNT(DISTINCT ?s) AS ?n) WHERE {{ GRAPH ?g {{ ?s <{RDF.type}> ?c }} FILTER (isIRI(?c)) }} "
+        "GROUP BY ?c")}
+    per_graph = {URIRef(r[0].value): int(r[1].value) for r in rows(
+        "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g")}
+    example = bool(store.query(f"ASK {{ GRAPH ?g {{ <{study_iri('ahne2020')}> a <{SMQI.Study}> }} }}"))
+    return {"triples": total, "subjects": subjects, "objects": objects, "per_property": per_property,
+            "per_class": per_class, "per_graph": per_graph, "example": example}
 
 
-def describe(dataset: Dataset, folder: Path | None = None, *, modified: datetime | None = None) -> Graph:
-    """The DCAT/VoID graph of ``dataset``; distributions for the files under ``folder`` if given."""
-    triples = _union(dataset)
+def describe(store, folder: Path | None = None, *, modified: datetime | None = None) -> Graph:
+    """The DCAT/VoID graph of the build's store (an rdflib Dataset is loaded into one first);
+    distributions for the files under ``folder`` if given (the store's own folder aside)."""
+    import pyoxigraph as ox
+
+    if not isinstance(store, ox.Store):
+        from kg.io.store import store_from_dataset
+
+        store = store_from_dataset(store)
+    stats = _stats(store)
     g = Graph()
     for prefix, ns in (("void", VOID), ("dcat", DCAT), ("dcterms", DCTERMS), ("spdx", SPDX),
                        ("smqi", SMQI._NS)):
@@ -84,26 +108,19 @@ def describe(dataset: Dataset, folder: Path | None = None, *, modified: datetime
         g.add((d, DCTERMS.modified, Literal(modified.isoformat(), datatype=XSD.dateTime)))
     g.add((d, VOID.uriSpace, Literal(f"{BASE}kg/")))
     g.add((d, VOID.feature, URIRef("http://www.w3.org/ns/formats/Turtle")))
-    if (study_iri("ahne2020"), RDF.type, SMQI.Study) in triples:
+    if stats["example"]:
         g.add((d, VOID.exampleResource, study_iri("ahne2020")))
-
-    subjects = {s for s, _p, _o in triples}
-    objects = {o for _s, _p, o in triples}
-    per_property = Counter(p for _s, p, _o in triples)
-    per_class: dict[URIRef, set] = defaultdict(set)
-    for s, p, o in triples:
-        if p == RDF.type and isinstance(o, URIRef):
-            per_class[o].add(s)
-    g.add((d, VOID.triples, _int(len(triples))))
-    g.add((d, VOID.distinctSubjects, _int(len(subjects))))
-    g.add((d, VOID.distinctObjects, _int(len(objects))))
+    per_property, per_class = stats["per_property"], stats["per_class"]
+    g.add((d, VOID.triples, _int(stats["triples"])))
+    g.add((d, VOID.distinctSubjects, _int(stats["subjects"])))
+    g.add((d, VOID.distinctObjects, _int(stats["objects"])))
     g.add((d, VOID.properties, _int(len(per_property))))
     g.add((d, VOID.classes, _int(len(per_class))))
     for cls, members in sorted(per_class.items()):
         part = URIRef(f"{d}/class/{_slug(cls)}")
         g.add((d, VOID.classPartition, part))
         g.add((part, VOID["class"], cls))
-        g.add((part, VOID.entities, _int(len(members))))
+        g.add((part, VOID.entities, _int(members)))
     for prop, count in sorted(per_property.items()):
         part = URIRef(f"{d}/property/{_slug(prop)}")
         g.add((d, VOID.propertyPartition, part))
@@ -111,15 +128,14 @@ def describe(dataset: Dataset, folder: Path | None = None, *, modified: datetime
         g.add((part, VOID.triples, _int(count)))
     for ns in sorted({vocabulary_of(t) for t in list(per_property) + list(per_class)}):
         g.add((d, VOID.vocabulary, URIRef(ns)))
-    for context in sorted(dataset.graphs(), key=lambda c: str(c.identifier)):
-        name = context.identifier
-        if isinstance(name, URIRef) and str(name).startswith(BASE) and len(context):
+    for name, count in sorted(stats["per_graph"].items()):
+        if str(name).startswith(BASE) and count:
             g.add((d, VOID.subset, name))
             g.add((name, RDF.type, VOID.Dataset))
-            g.add((name, VOID.triples, _int(len(context))))
+            g.add((name, VOID.triples, _int(count)))
     if folder is not None:
         for path in sorted(Path(folder).rglob("*")):
-            if path.is_file() and path.name != VOID_FILE:
+            if path.is_file() and path.name != VOID_FILE and path.relative_to(folder).parts[0] != STORE:
                 _distribution(g, d, path, path.relative_to(folder).as_posix())
     return g
 
@@ -155,8 +171,8 @@ def _slug(term: URIRef) -> str:
     return f"{host}-{local}".replace(" ", "_")
 
 
-def write_void(dataset: Dataset, folder: Path, *, modified: datetime | None = None) -> Path:
-    """Describe ``dataset`` and the files already in ``folder``; write ``folder/void.ttl``."""
+def write_void(store, folder: Path, *, modified: datetime | None = None) -> Path:
+    """Describe the store and the files already in ``folder``; write ``folder/void.ttl``."""
     path = Path(folder) / VOID_FILE
-    describe(dataset, folder, modified=modified).serialize(path, format="turtle")
+    describe(store, folder, modified=modified).serialize(path, format="turtle")
     return path
