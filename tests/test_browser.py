@@ -34,7 +34,7 @@ import pytest
 from kg.publish import docs
 from kg.publish import report
 from kg.io import queries as kq
-from kg.io.dataset import assemble
+from pipelinedata import pipeline_data
 from kg.derive.typology import derive
 
 # Under CI (.ci/run installs Chromium and the test extra) a missing tool fails instead of skipping.
@@ -127,7 +127,7 @@ class Page:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("site")
-    kg = assemble()
+    kg = pipeline_data()
     derive(kg.dataset)
     report.write_report(kg.dataset, root / "report")
     docs.write_docs(root / "docs")

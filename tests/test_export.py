@@ -32,10 +32,10 @@ def jsonld_text() -> str:
 
 
 def test_turtle_jsonld_turtle_round_trip_is_isomorphic(jsonld_text: str, tmp_path: Path) -> None:
-    from kg.io.dataset import assemble
+    from pipelinedata import pipeline_data
     from kg.derive.typology import derive
 
-    kg = assemble()
+    kg = pipeline_data()
     derive(kg.dataset)
     union = Graph()
     for triple in kg.dataset.triples((None, None, None)):

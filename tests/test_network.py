@@ -277,9 +277,9 @@ def test_ari_needs_same_items() -> None:
 
 def test_real_data_sizes() -> None:
     """On the shipped data (no derived graph yet) sizes match counts taken from the CSV sheets."""
-    from kg.io.dataset import assemble
+    from pipelinedata import pipeline_data
 
-    report = kn.analyse(assemble())
+    report = kn.analyse(pipeline_data())
     columns = {
         "platforms": "platform",
         "communication_model": "communication-model",

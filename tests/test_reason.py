@@ -18,7 +18,8 @@ from rdflib.namespace import RDF, XSD
 
 from kg.derive import owl as reason
 from kg.model import resources
-from kg.io.dataset import add_graph, assemble, new_dataset
+from kg.model.namespaces import bind_prefixes
+from pipelinedata import pipeline_data
 from kg.model.errors import JavaMissing, SmqiError
 from kg.model.namespaces import G_EVIDENCE, G_ONTOLOGY, G_VOCAB, SMQI, concept_iri, use_iri
 from kg.io.rdf import parse_into
@@ -110,10 +111,11 @@ def vocab_graph() -> Graph:
 
 
 def fixture_dataset(ontology_graph: Graph, vocab_graph: Graph) -> Dataset:
-    dataset = new_dataset()
-    add_graph(dataset, G_ONTOLOGY, ontology_graph)
-    add_graph(dataset, G_VOCAB, vocab_graph)
-    add_graph(dataset, G_EVIDENCE, parse_into(Graph(), FIXTURE))
+    dataset = bind_prefixes(Dataset(default_union=True))
+    for name, graph in ((G_ONTOLOGY, ontology_graph), (G_VOCAB, vocab_graph),
+                        (G_EVIDENCE, parse_into(Graph(), FIXTURE))):
+        target = dataset.graph(name)
+        target += graph
     return dataset
 
 
@@ -124,7 +126,7 @@ def made_up(ontology_graph, vocab_graph) -> Dataset:
 
 @pytest.fixture(scope="module")
 def real():
-    return assemble()
+    return pipeline_data()
 
 
 @pytest.fixture(scope="module")

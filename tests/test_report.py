@@ -21,14 +21,14 @@ from kg.publish import figures
 from kg.publish import report
 from kg.io import queries as kq
 from kg.cli import main
-from kg.io.dataset import assemble
+from pipelinedata import pipeline_data
 from kg.derive.typology import derive
 
 HERE = Path(__file__).parent / "report"
 
 
 def derived(data: Path | None = None) -> Graph:
-    kg = assemble(data)
+    kg = pipeline_data(data)
     derive(kg.dataset)
     return kg.dataset
 

@@ -27,7 +27,7 @@ from rdflib import BNode, Dataset, Graph, Literal, URIRef
 from rdflib.term import Node
 
 from kg.io.atomic import swap_folder
-from kg.io.dataset import bind_prefixes
+from kg.model.namespaces import bind_prefixes
 from kg.model.errors import DataError, UsageError
 from kg.io.queries import NamedQuery, QueryResult, load_query
 

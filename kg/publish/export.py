@@ -43,12 +43,10 @@ ORKG_COLUMNS = ["paper:title", "paper:authors", "paper:publication_year", "paper
 
 
 def _graph(data_dir: Path | None) -> Graph:
-    from kg.io.dataset import assemble
-    from kg.derive.typology import derive
+    from kg.io.store import dataset_of
+    from kg.publish.pipeline import run_pipeline
 
-    kg = assemble(data_dir)
-    derive(kg.dataset)
-    return kg.dataset
+    return dataset_of(run_pipeline(data_dir, check=False).store)  # typology derived on the store
 
 
 def _cell(graph: Graph, node: object, pred: URIRef, notations: dict) -> str:

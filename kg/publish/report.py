@@ -291,12 +291,11 @@ def write_report(dataset: Graph, out: Path, *, claims: Any = AUTO, network_repor
 
 
 def make_report(out: Path, data_dir: Path | None = None) -> Path:
-    """`smqi report`: assemble the graph from ``data_dir`` (default: the shipped data), derive the
-    typology and write the report into ``out``, replacing it only when every step succeeded."""
-    from kg.io.dataset import assemble
-    from kg.derive.typology import derive
+    """`smqi report`: run the pipeline on ``data_dir`` (default: the shipped data; the typology is
+    derived on the store) and write the report into ``out``, replacing it only when every step succeeded."""
+    from kg.io.store import dataset_of
+    from kg.publish.pipeline import run_pipeline
 
-    kg = assemble(data_dir)
-    derive(kg.dataset)
-    write_folder(Path(out), lambda tmp: write_report(kg.dataset, tmp))
+    dataset = dataset_of(run_pipeline(data_dir, check=False).store)
+    write_folder(Path(out), lambda tmp: write_report(dataset, tmp))
     return Path(out) / "index.html"
