@@ -20,10 +20,9 @@ from rdflib import URIRef
 
 from kg.io.atomic import write_folder
 from kg.io.rdf import nquads_of
-from kg.io.sheets import string_literal
 from kg.model import resources
 from kg.model.errors import JavaMissing, Problem
-from kg.model.namespaces import BASE, G_DERIVED, G_PROVENANCE
+from kg.model.namespaces import G_DERIVED, G_PROVENANCE
 from kg.publish.manifest import STORE
 from kg.publish.pipeline import NOTICE, Pipeline, run_pipeline
 
@@ -32,40 +31,21 @@ __all__ = ["NOTICE", "STORE", "Pipeline", "run_pipeline", "build", "sha256", "ad
 
 def add_store_provenance(pipe: Pipeline, started: datetime) -> None:
     """The provenance graph: the build activity (``kg.derive.provenance.add_provenance``) and one
-    ``prov:Derivation`` per study and use row (written here as N-Quads)."""
-    from types import SimpleNamespace
+    ``prov:Derivation`` per study and use row (``kg.derive.provenance.derivation_lines``)."""
+    from rdflib import Graph
 
-    from rdflib import Dataset
-
-    from kg.derive.provenance import add_provenance, input_iri
+    from kg.derive.provenance import add_provenance, derivation_lines
 
     # provenance is written as if before the typology: the derived graph is not among the graphs the
     # activity generated
     names = [URIRef(row["g"].value) for row in pipe.store.query(
         "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }") if row["g"].value not in (str(G_DERIVED),)]
-    prov = Dataset()
-    stub = SimpleNamespace(
-        inputs=pipe.inputs, origins={}, graph=prov.graph,
-        dataset=SimpleNamespace(graphs=lambda: [SimpleNamespace(identifier=n) for n in [*names, G_PROVENANCE]],
-                                graph=lambda name: [None] if name in names else []))
-    activity = add_provenance(stub, started)
-    lines = nquads_of(prov.graph(G_PROVENANCE), G_PROVENANCE).decode("utf-8").splitlines(keepends=True)
+    prov = Graph()
+    activity = add_provenance(prov, pipe.inputs, names, started)
+    lines = [nquads_of(prov, G_PROVENANCE)]
     if pipe.loaded is not None:
-        g = f" <{G_PROVENANCE}> .\n"
-        p = "http://www.w3.org/ns/prov#"
-        qualified, derivation_t, entity_p, had_p = (f"<{p}qualifiedDerivation>", f"<{p}Derivation>",
-                                                    f"<{p}entity>", f"<{p}hadActivity>")
-        rdf_type, comment = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>", "<http://www.w3.org/2000/01/rdf-schema#comment>"
-        (studies, uses), loaded = pipe.loaded.files, pipe.loaded
-        for shown, rows, kind in ((studies, loaded.study_rows, "study"), (uses, loaded.use_rows, "use")):
-            sheet, name = f"<{input_iri(shown)}>", Path(shown).name
-            for row, entry in rows:
-                node = f"{BASE}kg/{kind}/{entry}"
-                d = f"<{node}#derivation>"
-                lines += [f"<{node}> {qualified} {d}{g}", f"{d} {rdf_type} {derivation_t}{g}",
-                          f"{d} {entity_p} {sheet}{g}", f"{d} {had_p} <{activity}>{g}",
-                          f"{d} {comment} {string_literal(f'{name} row {row} ({entry}; the header is row 1)')}{g}"]
-    pipe.store.bulk_load("".join(lines).encode("utf-8"), ox.RdfFormat.N_QUADS)
+        lines.append("".join(derivation_lines(pipe.loaded, activity, str(G_PROVENANCE))).encode("utf-8"))
+    pipe.store.bulk_load(b"".join(lines), ox.RdfFormat.N_QUADS)
 
 
 def sha256(path: Path) -> str:
