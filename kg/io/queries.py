@@ -25,7 +25,6 @@ from pathlib import Path
 
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import NamespaceManager
-from rdflib.plugins.sparql import prepareQuery
 from rdflib.term import Node, Variable
 
 from kg.model.errors import DataError, UsageError
@@ -155,6 +154,8 @@ def run_query(
     ``query`` is a NamedQuery or anything ``load_query`` accepts. ``bindings`` maps variable names
     (without ``?``) to RDF terms and is passed to rdflib as ``initBindings``.
     """
+    from rdflib.plugins.sparql import prepareQuery  # rdflib's SPARQL engine, imported only when it runs
+
     named = query if isinstance(query, NamedQuery) else load_query(query)
     try:
         prepared = prepareQuery(named.text)
