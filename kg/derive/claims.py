@@ -28,7 +28,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from rdflib import RDF, XSD, Dataset, Graph, Literal, URIRef
+from rdflib import RDF, XSD, Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, RDFS
 
 from kg.model import resources
@@ -40,7 +40,7 @@ from kg.io.queries import run_query
 from kg.model.vocabularies import Vocabulary, default_vocabulary
 
 __all__ = [
-    "G_REVIEW", "REVIEW", "ClaimVerdict", "review_graph", "add_review_graph", "check_claims",
+    "G_REVIEW", "REVIEW", "ClaimVerdict", "review_graph", "check_claims",
     "verdicts_text", "verdicts_json", "SUPPORTED", "NOT_SUPPORTED", "NOT_CHECKABLE",
 ]
 
@@ -157,20 +157,6 @@ def review_graph(claims_path: Path | None = None, vocab: Vocabulary | None = Non
     if problems:
         raise InputInvalid(problems=problems)
     return graph
-
-
-def add_review_graph(dataset: Dataset, data_dir: Path | None = None) -> Path:
-    """Put the review graph into ``dataset`` (claims from ``data_dir``, else the shipped data).
-
-    Returns the claims file read.
-    """
-    path = Path(data_dir) / "review_claims.csv" if data_dir else None
-    if path is None or not path.exists():
-        path = resources.data_dir() / "review_claims.csv"
-    target = dataset.graph(G_REVIEW)
-    for triple in review_graph(path):
-        target.add(triple)
-    return path
 
 
 # ---------------------------------------------------------------- checking the claims

@@ -146,7 +146,7 @@ def _union(graph: Graph) -> Graph:
 
 def read_evidence(graph: Graph) -> Evidence:
     """Read studies, uses, their codes and the derived models of use from ``graph``: the
-    assembled Dataset (models from its derived named graph) or a plain Graph (models from itself).
+    pipeline's Dataset (models from its derived named graph) or a plain Graph (models from itself).
     """
     union, ev = _union(graph), Evidence()
     for row in union.query(Q_STUDIES, initNs=PREFIXES):
@@ -304,7 +304,7 @@ def centralities(g: nx.Graph) -> dict[str, dict[str, list[tuple[str, float]]]]:
 
 
 def analyse(graph: Graph | Any) -> NetworkReport:
-    """Run the whole analysis on an assembled Dataset (or a KnowledgeGraph, or a plain Graph)."""
+    """Run the whole analysis on the pipeline's Dataset (or an object with a ``dataset``, or a plain Graph)."""
     ev = read_evidence(getattr(graph, "dataset", graph))
     bip, cooc, ug = bipartite_graph(ev), cooccurrence_graph(ev), use_graph(ev)
     feature_comms = communities(cooc)

@@ -216,7 +216,7 @@ def _triples(graph: Graph | Dataset):
 
 
 def _as_graph(graph) -> Graph:
-    """A plain Graph for a Graph, a Dataset (union) or a KnowledgeGraph (its dataset's union)."""
+    """A plain Graph for a Graph, a Dataset (union) or an object with a ``dataset`` (its union)."""
     graph = getattr(graph, "dataset", graph)
     if isinstance(graph, Dataset):
         plain = Graph()
@@ -315,7 +315,7 @@ def _one_of(graph: Graph, individuals) -> URIRef | BNode:
 def owl_rules(graph) -> Graph:
     """OWL classes Match_i, Model_i and Unclassified generated from the typology's rule data.
 
-    ``graph`` is any Graph, Dataset or KnowledgeGraph holding the typology vocabulary; the classes
+    ``graph`` is any Graph, Dataset (or object with a ``dataset``) holding the typology vocabulary; the classes
     are in the namespace https://w3id.org/smqi/reasoning/typology#.
     """
     rules = read_rules(graph)
@@ -413,7 +413,7 @@ def _reasoning_input(graph) -> tuple[Graph, list[Rule], list[URIRef]]:
 def owl_assignments(graph) -> dict[URIRef, str]:
     """Each use's model of use as HermiT derives it: use IRI -> model key, or "unclassified".
 
-    ``graph`` is a KnowledgeGraph, an rdflib Dataset (its ontology, vocab and evidence graphs are
+    ``graph`` is an rdflib Dataset (its ontology, vocab and evidence graphs are
     used) or a Graph holding ontology, vocabularies and uses. Raises JavaMissing (before any work)
     without Java, Inconsistent when the input is inconsistent, and AssignmentUndetermined when a
     use ends in no assignment class or in several.
