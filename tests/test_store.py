@@ -14,7 +14,7 @@ from rdflib.compare import isomorphic
 
 from kg.model import resources
 from kg.cli import main
-from kg.io.sheets import load_sheets
+from kg.io.sheets import STUDY_COLUMNS, USE_COLUMNS, load_sheets
 from kg.io.queries import list_queries, run_query
 from kg.io.store import open_store, parse_store_spec, query_store
 from kg.model.vocabularies import default_vocabulary
@@ -377,3 +377,35 @@ def test_store_typology_refuses_ties() -> None:
     with pytest.raises(DataError) as info:
         derive_on_store(_ox_store_of(graph))
     assert "alpha2020-8 (consultation, feedback-seeking)" in str(info.value)
+
+
+def test_odd_characters_in_cells_reach_the_store_as_written(tmp_path: Path) -> None:
+    """Quotes, backslashes, line breaks and the characters str.splitlines breaks at (U+2028, U+0085,
+    form feed …) survive the loader's N-Quads, its rdflib view, and an rdflib graph written as N-Quads."""
+    import csv
+
+    import pyoxigraph as ox
+    from rdflib.namespace import DCTERMS
+
+    from kg.io.rdf import nquads_of
+
+    odd = 'a\u2028b\x0b\x0c\x1c\x85c\x00d\te"f\\g\rh\ni'
+    for name, columns, row in (("studies.csv", STUDY_COLUMNS, {
+            "study_id": "smith2020", "first_author": "S", "authors": "", "year": "2020", "title": odd,
+            "journal": "", "doi": "", "pmid": "", "countries": "GB", "design": "qualitative",
+            "source_url": "https://example.org/x", "summary": ""}),
+            ("uses.csv", USE_COLUMNS, {
+            "study_id": "smith2020", "use_no": "1", "platforms": "twitter", "communication_model": "two-way",
+            "host": "health-organisation", "user_populations": "patients-consumers",
+            "qi_activities": "consultation", "qi_stages": "plan", "note": "", "confidence": ""})):
+        with (tmp_path / name).open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, columns)
+            writer.writeheader()
+            writer.writerow(row)
+    vocab = default_vocabulary()
+    loaded = load_sheets(tmp_path / "studies.csv", tmp_path / "uses.csv", vocab, graph="urn:g")
+    assert [str(t) for t in loaded.graph.objects(None, DCTERMS.title)] == [odd]
+    for data in ("".join(loaded.lines).encode("utf-8"), nquads_of(loaded.graph, "urn:g")):
+        store = ox.Store()
+        store.bulk_load(data, ox.RdfFormat.N_QUADS)
+        assert [q.object.value for q in store if q.predicate.value == str(DCTERMS.title)] == [odd]

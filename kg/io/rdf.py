@@ -150,5 +150,6 @@ def parse_file(path: Path) -> Graph:
 def nquads_of(graph: Graph, name: str) -> bytes:
     """The triples of an rdflib graph as UTF-8 N-Quads in the named graph ``name``."""
     nt = graph.serialize(format="nt", encoding="utf-8").decode("utf-8")
-    # each N-Triples line ends with " ."; the graph name goes before the dot
-    return "".join(f"{line.rstrip()[:-1]}<{name}> .\n" for line in nt.splitlines() if line.strip()).encode("utf-8")
+    # each N-Triples line ends with " ."; the graph name goes before the dot. Lines end with "\n" only:
+    # a literal may hold other characters str.splitlines breaks at (U+2028, U+0085, \x0c, …)
+    return "".join(f"{line.rstrip(' ')[:-1]}<{name}> .\n" for line in nt.split("\n") if line.strip()).encode("utf-8")
