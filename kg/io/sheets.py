@@ -263,6 +263,10 @@ class _Checker:
                 self.add(row, entry, name, "", f"{name} is required and is empty.")
 
     def keys(self, row: int, entry: str, fieldname: str, value: str, slug: str, multi: bool) -> list[URIRef]:
+        if ";" not in value:  # one key or none (cells are stripped): the common case, checked at once
+            concept = self.vocab.concept(slug, value) if value else None
+            if concept is not None or not value:
+                return [concept] if concept is not None else []
         parts = _split(value) if multi else ([value] if value else [])
         if not multi and len(_split(value)) > 1:
             self.add(row, entry, fieldname, value, f"{fieldname} takes exactly one key, not a list.",
