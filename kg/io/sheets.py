@@ -315,8 +315,9 @@ def load_sheets(
     from kg.model.limits import max_uses_per_study
 
     existing = existing or Existing()
+    # the uses sheet is read only once the studies are converted (one sheet's rows in memory at a time);
+    # an unreadable sheet raises DataError at once, row problems are raised together at the end
     study_rows = read_sheet(studies_path, STUDY_COLUMNS)
-    use_rows = read_sheet(uses_path, USE_COLUMNS)
     sc = _Checker(vocab, display_path(studies_path))
     uc = _Checker(vocab, display_path(uses_path))
     loaded = Loaded(files=(sc.file, uc.file), graph_name=graph)
@@ -447,7 +448,8 @@ def load_sheets(
     studies_with_uses: set[str] = set()
     uses_cap = max_uses_per_study()
     uses_of: dict[str, int] = {}
-    for row, rec in use_rows:
+    del study_rows
+    for row, rec in read_sheet(uses_path, USE_COLUMNS):
         sid, no = rec["study_id"], rec["use_no"]
         entry = f"{sid}-{no}"
         uses_of[sid] = uses_of.get(sid, 0) + 1
