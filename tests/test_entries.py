@@ -117,3 +117,12 @@ def test_store_engine_reports_what_pyshacl_reports_on_the_entries(entry: Path) -
     assert engine[0] == oracle[0]  # violations: sorted, so in the same order
     assert sorted(map(repr, engine[1])) == sorted(map(repr, oracle[1]))
     assert (engine[0] == []) == (entry.parent.name == "valid")
+
+
+def test_a_term_the_store_cannot_hold_is_refused_with_a_message(tmp_path: Path, capsys) -> None:
+    """rdflib reads ``"@type": false`` as a literal of datatype ``<>``: refused (exit 2), not a crash."""
+    path = tmp_path / "entry.jsonld"
+    path.write_text('{"@type": false}', encoding="utf-8")
+    assert main(["validate", str(path), "--data", str(SHEETS)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("smqi validate: error: ") and 'the literal "false" of datatype <> is not an RDF term' in err

@@ -36,7 +36,7 @@ from kg.io.sheets import (
 )
 from kg.model.namespaces import BASE, FABIO, G_EVIDENCE, PRISM, SMQI, VOCAB
 from kg.io.rdf import FORMATS, parse_into
-from kg.io.store import from_ox
+from kg.io.store import from_ox, to_ox
 from kg.model.vocabularies import Vocabulary, default_vocabulary
 
 STUDY_NS = f"{BASE}kg/study/"
@@ -263,6 +263,7 @@ def read_entries(paths: list[Path], vocab: Vocabulary, existing: Existing) -> En
             entries.rdf[path] = graph
             text = path.read_text(encoding="utf-8")
             _check_literal_sizes(graph, path, text)
+            _check_terms(graph, path)
             texts[path] = text.splitlines()
             entries.texts[display_path(path)] = texts[path]
             entries.origins.update(_rdf_origins(graph, path, text))
@@ -290,6 +291,34 @@ def read_entries(paths: list[Path], vocab: Vocabulary, existing: Existing) -> En
             entries.problems.extend(exc.problems)
     entries.problems.extend(_check_rdf(entries, existing, vocab, texts))
     return entries
+
+
+def _describe(term) -> str:
+    from rdflib import Literal
+
+    if isinstance(term, Literal):
+        return f'the literal "{term}"' + (f" of datatype <{term.datatype}>" if term.datatype is not None
+                                           else f"@{term.language}" if term.language else "")
+    return f"<{term}>" if isinstance(term, URIRef) else f"the blank node {term}"
+
+
+def _check_terms(graph: Graph, path: Path) -> None:
+    """Every triple of the file must be one the store can hold: IRIs (datatypes included) absolute,
+    language tags well formed, no literal as subject or predicate. rdflib lets some through (a JSON-LD
+    ``"@type": false`` gives a literal of datatype ``<>``; Turtle a literal in predicate position)."""
+    for triple in graph:
+        for term in triple:
+            try:
+                to_ox(term)
+            except (ValueError, TypeError) as exc:
+                raise DataError(f"{display_path(path)}: {_describe(term)} is not an RDF term the graph can hold "
+                                f"({exc})") from None
+        try:
+            ox.Quad(*(to_ox(term) for term in triple))
+        except TypeError:
+            s, p, o = triple
+            raise DataError(f"{display_path(path)}: {_describe(s)} {_describe(p)} {_describe(o)} is not an RDF "
+                            "triple (the subject must be an IRI or a blank node, the predicate an IRI)") from None
 
 
 def _check_literal_sizes(graph: Graph, path: Path, text: str) -> None:
