@@ -61,14 +61,14 @@ def main(argv: list[str] | None = None) -> int:
         "seconds_on_store": seconds,
     }
     if args.rdflib:
-        from kg.io.dataset import assemble
         from kg.derive.typology import derive
+        from kg.io.store import dataset_of
 
         on_rdflib: dict = {}
-        kg = _timed(on_rdflib, "assemble", lambda: assemble(args.folder))
-        derivation = _timed(on_rdflib, "derive", lambda: derive(kg.dataset))
-        _timed(on_rdflib, "check_typology", lambda: reason.check_typology(kg.dataset, derivation.assignments))
-        _timed(on_rdflib, "analyse", lambda: network.analyse(kg.dataset))
+        dataset = _timed(on_rdflib, "to rdflib", lambda: dataset_of(pipe.store))
+        derivation = _timed(on_rdflib, "derive", lambda: derive(dataset))
+        _timed(on_rdflib, "check_typology", lambda: reason.check_typology(dataset, derivation.assignments))
+        _timed(on_rdflib, "analyse", lambda: network.analyse(dataset))
         out["seconds_on_rdflib"] = on_rdflib
     print(json.dumps(out), flush=True)
     sys.stdout.flush()

@@ -64,13 +64,14 @@ def start_serve(store: Path, port: int, max_rows: int = 10_000) -> subprocess.Po
 
 
 def make_store(folder: Path) -> Path:
-    from kg.io.dataset import assemble
-    from kg.io.store import write_store
-    from kg.derive.typology import derive
+    """The shipped data's store (the pipeline, typology derived) written to ``folder``."""
+    from kg.io.store import write_nquads_store
+    from kg.publish.pipeline import run_pipeline
 
-    kg = assemble()
-    derive(kg.dataset)
-    write_store(kg.dataset, folder)
+    import pyoxigraph as ox
+
+    store = run_pipeline(check=False).store
+    write_nquads_store([store.dump(format=ox.RdfFormat.N_QUADS)], folder)
     return folder
 
 

@@ -35,7 +35,7 @@ from kg.publish import docs
 from kg.derive import network
 from kg.publish import report
 from kg.io import queries as kq
-from kg.io.dataset import assemble
+from pipelinedata import pipeline_data as assemble  # the pipeline's graphs as rdflib
 from kg.io.store import store_from_dataset
 from kg.derive.claims import check_claims
 from kg.derive.typology import derive

@@ -19,7 +19,7 @@ from rdflib.namespace import DCTERMS
 
 from kg.model import resources
 from kg.cli import main
-from kg.io.dataset import assemble
+from pipelinedata import pipeline_data
 from kg.model.errors import InputInvalid
 from kg.model.namespaces import FABIO, PRISM, SCHEMA, SMQI
 from kg.derive.claims import NOT_CHECKABLE, NOT_SUPPORTED, SUPPORTED, check_claims
@@ -35,7 +35,7 @@ def rows(name: str) -> list[dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def real() -> dict:
-    kg = assemble()
+    kg = pipeline_data()
     return {v.claim_id: v for v in check_claims(kg.dataset)} | {"_kg": kg}
 
 
@@ -130,7 +130,7 @@ def test_real_verdicts_and_numbers_equal_csv_counts(real: dict) -> None:
 
 
 def test_each_verdict_occurs_on_fixture_data() -> None:
-    verdicts = {v.claim_id: v for v in check_claims(assemble(SHEETS).dataset)}
+    verdicts = {v.claim_id: v for v in check_claims(pipeline_data(SHEETS).dataset)}
     assert {k: v.verdict for k, v in verdicts.items()} == {
         "included-studies": NOT_CHECKABLE, "models-of-use": NOT_CHECKABLE,
         "most-common-platform": SUPPORTED, "mostly-two-way": NOT_SUPPORTED,

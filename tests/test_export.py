@@ -33,7 +33,7 @@ def sheet(name: str) -> list[dict[str, str]]:
 @pytest.fixture(scope="module")
 def assembled():
     """The shipped data assembled with rdflib, typology derived, and the same graph in a store."""
-    from kg.io.dataset import assemble
+    from pipelinedata import pipeline_data as assemble  # the pipeline's graphs as rdflib
     from kg.io.store import store_from_dataset
     from kg.derive.typology import derive
 

@@ -17,7 +17,7 @@ from rdflib import RDF, Graph, Literal, URIRef
 from rdflib.namespace import SH, XSD
 
 from kg.check import storeshacl as fastshacl
-from kg.io.dataset import assemble
+from pipelinedata import pipeline_data
 from kg.model.resources import ontology_file, shape_files, vocab_files
 
 FIXTURES = Path(__file__).resolve().parent / "shapes"
@@ -85,7 +85,7 @@ def test_same_results_as_pyshacl_on_fixture(fixture: Path) -> None:
 
 
 def test_same_results_as_pyshacl_on_the_real_data() -> None:
-    data = assemble().shacl_data_graph()
+    data = pipeline_data().shacl_data_graph()
     assert len(data) > 4000
     assert fast_results(data) == pyshacl_results(data) == {}
 

@@ -10,7 +10,7 @@ from rdflib import Literal, URIRef
 from rdflib.namespace import OWL, SKOS
 
 from kg.model import resources
-from kg.io.dataset import assemble
+from pipelinedata import pipeline_data
 from kg.model.errors import DataError
 from kg.model.identifiers import (
     G_LINKS, G_MAPPINGS, SSSOM, country_identifiers, doi_iri, normalise_doi, normalise_pmid, pmid_iri,
@@ -66,7 +66,7 @@ def test_identifier_iris() -> None:
 
 
 def test_every_study_links_its_doi_and_pmid() -> None:
-    kg = assemble()
+    kg = pipeline_data()
     links = kg.graph(G_LINKS)
     expected = set()
     for r in rows("studies.csv"):
@@ -115,7 +115,7 @@ def test_vocabulary_mappings_equal_the_sssom_file() -> None:
 
 
 def test_mapping_graph_keeps_predicate_and_confidence() -> None:
-    g = assemble().graph(G_MAPPINGS)
+    g = pipeline_data().graph(G_MAPPINGS)
     mset = URIRef("https://w3id.org/smqi/mappings/platforms")
     nodes = list(g.objects(mset, SSSOM.mappings))
     assert len(nodes) == 12

@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pytest
 
 from kg.cli import main
 from kg.model.limits import DEFAULTS, limit

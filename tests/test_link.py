@@ -18,7 +18,7 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import OWL, RDF, VOID, XSD
 
 from kg.cli import main
-from kg.io.dataset import assemble
+from pipelinedata import pipeline_data
 from kg.publish.link import Properties, link, normalise_title, read_source
 
 LINK = Path(__file__).parent / "link"
@@ -30,7 +30,7 @@ STUDY = "https://w3id.org/smqi/kg/study/"
 
 @pytest.fixture(scope="module")
 def ours():
-    return assemble().dataset
+    return pipeline_data().dataset
 
 
 def run_link(ours, source: str, by=("doi", "pmid")):

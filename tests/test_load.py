@@ -207,3 +207,13 @@ def test_income_groups_time_indexed(tmp_path: Path) -> None:
     with pytest.raises(InputInvalid) as info:
         load_income_groups(bad, default_vocabulary())
     assert [(p.row, p.field, p.value) for p in info.value.problems] == [(2, "fiscal_year", "2026")]
+
+
+def test_source_url_holding_a_character_no_iri_may_hold(tmp_path: Path) -> None:
+    s, u = write(tmp_path, [{**STUDY, "source_url": "https://example.org/a|b{c}"}], [USE])
+    with pytest.raises(InputInvalid) as info:
+        load_sheets(s, u, default_vocabulary())
+    [problem] = info.value.problems
+    assert (problem.row, problem.field, problem.value, problem.suggestion) == (
+        2, "source_url", "https://example.org/a|b{c}", "https://example.org/a%7Cb%7Bc%7D")
+    assert problem.message.startswith("each source_url must be a valid address: percent-encode")

@@ -352,7 +352,7 @@ def pair_ari(a: dict[str, str], b: dict[str, str]) -> float:
 @pytest.fixture(scope="module")
 def shipped() -> tuple[kn.NetworkReport, dict[str, str]]:
     """The analysis of the shipped data with its derived typology, and the derived models."""
-    from kg.io.dataset import assemble
+    from pipelinedata import pipeline_data as assemble  # the pipeline's graphs as rdflib
     from kg.derive.typology import derive
 
     kg = assemble()
@@ -422,7 +422,7 @@ def test_shipped_data_store_equals_rdflib(shipped, tmp_path: Path) -> None:
 
 
 def test_shipped_data_without_typology_is_all_unclassified() -> None:
-    from kg.io.dataset import assemble
+    from pipelinedata import pipeline_data as assemble  # the pipeline's graphs as rdflib
 
     report = kn.analyse(assemble())
     assert set(report.models.values()) == {"unclassified"}

@@ -25,7 +25,7 @@ from kg.publish.outputs import store_to_jsonld
 from kg.model.namespaces import G_ONTOLOGY, G_PROVENANCE
 from kg.publish.outputs import DATASET_FILES, write_dataset_files
 from kg.io.rdf import parse_into
-from kg.io.store import from_ox, store_from_dataset
+from kg.io.store import from_ox
 
 SMQI = "https://w3id.org/smqi/ontology#"
 XSD_NS = "http://www.w3.org/2001/XMLSchema#"
@@ -49,14 +49,12 @@ def without_bnodes(quads: set) -> set:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[ox.Store, Path, list[Path]]:
-    from kg.io.dataset import assemble
-    from kg.derive.provenance import add_provenance
-    from kg.derive.typology import derive
+    from kg.publish.build import add_store_provenance
+    from kg.publish.pipeline import run_pipeline
 
-    kg = assemble()
-    add_provenance(kg, datetime(2024, 1, 1, tzinfo=timezone.utc))
-    derive(kg.dataset)
-    store = store_from_dataset(kg.dataset)
+    pipe = run_pipeline()  # the store as the build holds it: typology derived, provenance added below
+    add_store_provenance(pipe, datetime(2024, 1, 1, tzinfo=timezone.utc))
+    store = pipe.store
     folder = tmp_path_factory.mktemp("build")
     return store, folder, write_dataset_files(store, folder)
 

@@ -19,7 +19,8 @@ from rdflib.namespace import RDF, XSD
 
 from kg.derive import owl as reason
 from kg.model import resources
-from kg.io.dataset import add_graph, assemble, new_dataset
+from pipelinedata import pipeline_data as assemble  # the pipeline's graphs as rdflib
+from kg.model.namespaces import bind_prefixes
 from kg.model.errors import JavaMissing, SmqiError
 from kg.model.namespaces import G_EVIDENCE, G_ONTOLOGY, G_VOCAB, SMQI, concept_iri, use_iri
 from kg.io.rdf import parse_into
@@ -156,10 +157,10 @@ def vocab_graph() -> Graph:
 
 
 def fixture_dataset(ontology_graph: Graph, vocab_graph: Graph, evidence: Path = FIXTURE) -> Dataset:
-    dataset = new_dataset()
-    add_graph(dataset, G_ONTOLOGY, ontology_graph)
-    add_graph(dataset, G_VOCAB, vocab_graph)
-    add_graph(dataset, G_EVIDENCE, parse_into(Graph(), evidence))
+    dataset = bind_prefixes(Dataset(default_union=True))
+    for name, graph in ((G_ONTOLOGY, ontology_graph), (G_VOCAB, vocab_graph),
+                        (G_EVIDENCE, parse_into(Graph(), evidence))):
+        dataset.graph(name).__iadd__(graph)
     return dataset
 
 

@@ -27,7 +27,7 @@ from kg.derive import network
 from kg.publish import report
 from kg.io import queries as kq
 from kg.cli import main
-from kg.io.dataset import assemble
+from pipelinedata import pipeline_data as assemble  # the pipeline's graphs as rdflib
 from kg.io.store import store_from_dataset
 from kg.derive.typology import derive
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from kg.cli import main
-from kg.io.dataset import assemble
+from pipelinedata import pipeline_data
 from kg.io.queries import list_queries, run_query
 from kg.serve.server import find_oxigraph, start_server
 from kg.io.store import query_endpoint, write_store
@@ -36,7 +36,7 @@ def call(url: str, data: bytes | None = None, headers: dict | None = None, metho
 
 @pytest.fixture(scope="module")
 def dataset():
-    kg = assemble()
+    kg = pipeline_data()
     derive(kg.dataset)
     return kg.dataset
 

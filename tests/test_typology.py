@@ -20,7 +20,8 @@ from rdflib.namespace import XSD
 from kg.io import queries as kq
 from kg.model import resources
 from kg.derive import typology as ty
-from kg.io.dataset import assemble, new_dataset
+from kg.model.namespaces import bind_prefixes
+from pipelinedata import pipeline_data
 from kg.model.errors import DataError, UsageError
 from kg.model.namespaces import (
     G_DERIVED,
@@ -58,7 +59,7 @@ EXPECTED = {
 
 def build(uses: Path = USES, typology: Path | None = None) -> Dataset:
     """Ontology + vocabularies (with ``typology`` in place of the shipped file) + ``uses``."""
-    ds = new_dataset()
+    ds = bind_prefixes(Dataset(default_union=True))
     ds.graph(G_ONTOLOGY).parse(resources.ontology_file())
     vocab = ds.graph(G_VOCAB)
     for path in resources.vocab_files():
@@ -344,7 +345,7 @@ def oracle() -> list[tuple[str, int, str]]:
 
 @pytest.fixture(scope="module")
 def real():
-    kg = assemble()
+    kg = pipeline_data()
     return kg, ty.derive(kg.dataset)
 
 
@@ -374,7 +375,7 @@ def test_real_data_python_rules_used_by_explain_agree_with_sparql(real):
 
 
 def test_typology_questions_read_the_derived_graph():
-    kg = assemble()
+    kg = pipeline_data()
     names = ("uses-per-model", "studies-per-model", "model-by-population", "model-by-platform")
     for name in names:
         assert kq.run_query(kg.dataset, name).rows == [], f"{name} before derive"

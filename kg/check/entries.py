@@ -5,6 +5,11 @@ checks of kg.io.sheets for sheets, codebook keys for RDF, the SHACL shapes, and 
 against the existing graph (a study id, DOI after ``normalise_doi``, PMID or use that is already
 there; a use whose study exists nowhere). RDF problems carry the line of the file where the entry
 (or the offending value) is written. ``smqi validate`` and ``smqi add`` both use it.
+
+The existing data is loaded by the one loader (``kg.io.datafolder.load_evidence``) into an in-memory
+Oxigraph store and read with SPARQL; the shapes are run on a second small store (ontology,
+vocabularies, the new entries and the existing studies their uses belong to) by the store engine
+(``kg.check.storeshacl``), and reported through ``kg.check.shacl.problems_of`` as the build reports.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyoxigraph as ox
 from rdflib import RDF, Graph, URIRef
 
 from kg.model.errors import DataError, InputInvalid, Problem, UsageError
@@ -28,8 +34,9 @@ from kg.io.sheets import (
     STUDY_COLUMNS,
     USE_COLUMNS,
 )
-from kg.model.namespaces import BASE, FABIO, PRISM, SMQI, VOCAB
+from kg.model.namespaces import BASE, FABIO, G_EVIDENCE, PRISM, SMQI, VOCAB
 from kg.io.rdf import FORMATS, parse_into
+from kg.io.store import from_ox, to_ox
 from kg.model.vocabularies import Vocabulary, default_vocabulary
 
 STUDY_NS = f"{BASE}kg/study/"
@@ -62,22 +69,41 @@ class Entries:
         return None
 
 
-def existing_of(graph: Graph) -> Existing:
-    """Study ids, normalised DOIs, PMIDs and use ids already in ``graph``."""
+def existing_in(store: ox.Store) -> Existing:
+    """Study ids, normalised DOIs, PMIDs and use ids of the evidence graph of ``store``."""
     existing = Existing()
-    for study, sid in graph.subject_objects(SMQI.studyId):
-        existing.study_ids.add(str(sid))
-        for doi in graph.objects(study, PRISM.doi):
-            existing.dois[normalise_doi(str(doi))] = str(sid)
-        for pmid in graph.objects(study, FABIO.hasPubMedId):
-            existing.pmids[str(pmid).lstrip("0")] = str(sid)
-    for use in graph.subjects(RDF.type, SMQI.SocialMediaUse):
-        study = graph.value(use, SMQI.reportedIn)
-        sid = graph.value(study, SMQI.studyId) if study is not None else None
-        no = graph.value(use, SMQI.useNumber)
-        if sid is not None and no is not None:
-            existing.use_ids.add((str(sid), str(no)))
+    studies = store.query(f"""
+        SELECT ?sid ?doi ?pmid WHERE {{ GRAPH <{G_EVIDENCE}> {{
+            ?study <{SMQI.studyId}> ?sid .
+            OPTIONAL {{ ?study <{PRISM.doi}> ?doi }}
+            OPTIONAL {{ ?study <{FABIO.hasPubMedId}> ?pmid }} }} }}""")
+    for row in studies:
+        sid = row["sid"].value
+        existing.study_ids.add(sid)
+        if row["doi"] is not None:
+            existing.dois[normalise_doi(row["doi"].value)] = sid
+        if row["pmid"] is not None:
+            existing.pmids[row["pmid"].value.lstrip("0")] = sid
+    uses = store.query(f"""
+        SELECT ?sid ?no WHERE {{ GRAPH <{G_EVIDENCE}> {{
+            ?use a <{SMQI.SocialMediaUse}> ; <{SMQI.reportedIn}> ?study ; <{SMQI.useNumber}> ?no .
+            ?study <{SMQI.studyId}> ?sid }} }}""")
+    existing.use_ids.update((row["sid"].value, row["no"].value) for row in uses)
     return existing
+
+
+def studies_with_uses(store: ox.Store, studies: set[URIRef]) -> Graph:
+    """The evidence triples of ``studies`` and of the uses they report, from ``store``."""
+    graph = Graph()
+    if not studies:
+        return graph
+    values = " ".join(f"<{s}>" for s in sorted(studies))
+    found = store.query(f"""
+        CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{G_EVIDENCE}> {{ VALUES ?study {{ {values} }}
+            {{ BIND(?study AS ?s) ?s ?p ?o }} UNION {{ ?study <{SMQI.reportsUse}> ?s . ?s ?p ?o }} }} }}""")
+    for triple in found:
+        graph.add((from_ox(triple.subject), from_ox(triple.predicate), from_ox(triple.object)))
+    return graph
 
 
 def sheet_kind(path: Path) -> str:
@@ -237,6 +263,7 @@ def read_entries(paths: list[Path], vocab: Vocabulary, existing: Existing) -> En
             entries.rdf[path] = graph
             text = path.read_text(encoding="utf-8")
             _check_literal_sizes(graph, path, text)
+            _check_terms(graph, path)
             texts[path] = text.splitlines()
             entries.texts[display_path(path)] = texts[path]
             entries.origins.update(_rdf_origins(graph, path, text))
@@ -266,6 +293,34 @@ def read_entries(paths: list[Path], vocab: Vocabulary, existing: Existing) -> En
     return entries
 
 
+def _describe(term) -> str:
+    from rdflib import Literal
+
+    if isinstance(term, Literal):
+        return f'the literal "{term}"' + (f" of datatype <{term.datatype}>" if term.datatype is not None
+                                           else f"@{term.language}" if term.language else "")
+    return f"<{term}>" if isinstance(term, URIRef) else f"the blank node {term}"
+
+
+def _check_terms(graph: Graph, path: Path) -> None:
+    """Every triple of the file must be one the store can hold: IRIs (datatypes included) absolute,
+    language tags well formed, no literal as subject or predicate. rdflib lets some through (a JSON-LD
+    ``"@type": false`` gives a literal of datatype ``<>``; Turtle a literal in predicate position)."""
+    for triple in graph:
+        for term in triple:
+            try:
+                to_ox(term)
+            except (ValueError, TypeError) as exc:
+                raise DataError(f"{display_path(path)}: {_describe(term)} is not an RDF term the graph can hold "
+                                f"({exc})") from None
+        try:
+            ox.Quad(*(to_ox(term) for term in triple))
+        except TypeError:
+            s, p, o = triple
+            raise DataError(f"{display_path(path)}: {_describe(s)} {_describe(p)} {_describe(o)} is not an RDF "
+                            "triple (the subject must be an IRI or a blank node, the predicate an IRI)") from None
+
+
 def _check_literal_sizes(graph: Graph, path: Path, text: str) -> None:
     """A literal longer than SMQI_MAX_CELL_CHARS is refused like a CSV cell (kg/limits.py)."""
     from rdflib import Literal
@@ -291,47 +346,40 @@ def check_entries(paths: list[Path], data_dir: Path | None = None, context: bool
 
     Returns ``(report, entries)``. With ``context=False`` the files are checked on their own.
     """
-    from kg.io.dataset import assemble
-    from kg.model.namespaces import G_EVIDENCE
-    from kg.check.shacl import Report, shacl_check
+    from kg.check.shacl import Report, entry_of, notations_in, problems_of, shapes_graph
+    from kg.check.storeshacl import load_graph, validate_store
+    from kg.io.datafolder import data_files, load_evidence
+    from kg.model.vocabularies import default_ontology
 
     vocab = default_vocabulary()
-    existing_graph = Graph()
+    existing_store = ox.Store()
     if context:
         try:
-            existing_graph = assemble(data_dir).graph(G_EVIDENCE)
+            load_evidence(data_files(data_dir), vocab, existing_store)
         except InputInvalid as exc:
             raise DataError(f"the existing data ({data_dir or 'the shipped data'}) does not load, so new "
                             f"entries cannot be checked against it: {exc}") from None
-    existing = existing_of(existing_graph)
+    existing = existing_in(existing_store)
     entries = read_entries([Path(p) for p in paths], vocab, existing)
 
-    # SHACL over the new entries, the vocabularies, and the existing studies the new uses point to
-    data = Graph()
-    for triple in vocab.graph:
-        data.add(triple)
-    for triple in entries.graph:
-        data.add(triple)
+    # SHACL over the new entries, the ontology, the vocabularies, and the existing studies the new
+    # uses point to (with their uses)
+    pointed = {study for study in entries.graph.objects(None, SMQI.reportedIn)
+               if isinstance(study, URIRef) and (study, RDF.type, SMQI.Study) not in entries.graph}
+    context_graph = studies_with_uses(existing_store, pointed) if context else Graph()
+    data = [default_ontology(), vocab.graph, entries.graph, context_graph]
+    store, written = load_graph(data)
+    results = validate_store(store, shapes_graph(), written, fallback=False)
+    shacl_problems, shacl_warnings = problems_of(results, vocab, entries.origins, notations_in(store, results))
     new_subjects = {s for s in entries.graph.subjects() if isinstance(s, URIRef)}
-    for study in set(entries.graph.objects(None, SMQI.reportedIn)):
-        if (study, RDF.type, SMQI.Study) in entries.graph or (study, None, None) not in existing_graph:
-            continue
-        for triple in existing_graph.triples((study, None, None)):
-            data.add(triple)
-        for use in existing_graph.objects(study, SMQI.reportsUse):
-            for triple in existing_graph.triples((use, None, None)):
-                data.add(triple)
-    shacl = shacl_check(data, vocab, entries.origins)
-    from kg.check.shacl import entry_of
-
     new_entries = {entry_of(s) for s in new_subjects}
     # an unknown key or a use's missing study is reported once, by the check that can name the key
     already = {(p.entry, p.field) for p in entries.problems
                if p.message.startswith("unknown ") or "exists nowhere" in p.message}
-    shacl_problems = [_at_value_line(p, entries.texts) for p in shacl.problems
+    shacl_problems = [_at_value_line(p, entries.texts) for p in shacl_problems
                       if p.entry in new_entries and (p.entry, p.field) not in already]
     problems = entries.problems + shacl_problems
-    warnings = entries.warnings + [w for w in shacl.warnings if w.entry in new_entries]
+    warnings = entries.warnings + [w for w in shacl_warnings if w.entry in new_entries]
     return Report(conforms=not problems, problems=problems, warnings=warnings), entries
 
 
@@ -357,7 +405,8 @@ def problems_by_study(entries: Entries, problems: list[Problem]) -> dict[str, li
     return dict(grouped)
 
 
-__all__ = ["Entries", "existing_of", "read_entries", "check_entries", "problems_by_study", "sheet_kind"]
+__all__ = ["Entries", "existing_in", "studies_with_uses", "read_entries", "check_entries", "problems_by_study",
+           "sheet_kind", "validate_paths"]
 
 
 def validate_paths(paths: list[Path], data_dir: Path | None = None):

@@ -1,4 +1,6 @@
-"""SHACL validation with pyshacl, reported so that a reviewer can act on it.
+"""SHACL validation results reported so that a reviewer can act on it: the one mapping of results
+(``kg.check.shaclstore.model.Result``, from the store engine, or from pySHACL's report in the tests)
+to Problems, used by the build and by the checks of new entries.
 
 Each result becomes a Problem: study id (or use id), field (the sheet column when the node came from
 a sheet, else the property), the offending value, the shape's message, the allowed keys for coded
@@ -11,18 +13,21 @@ import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from pyshacl import validate as pyshacl_validate
-from rdflib import RDF, Graph, Literal, URIRef
-from rdflib.namespace import SH, SKOS
+from collections.abc import Iterable, Mapping
+
+from rdflib import Graph, Literal, URIRef
+from rdflib.namespace import SH
+from rdflib.term import Node
 
 from kg.model import resources
 from kg.model.errors import Problem
 from kg.io.sheets import COLUMN_OF, USE_CODED, Origin
 from kg.model.namespaces import BASE, SMQI
 from kg.io.rdf import parse_into
-from kg.model.vocabularies import Vocabulary, default_vocabulary, load_ontology_graph
+from kg.check.shaclstore.model import Result
+from kg.model.vocabularies import Vocabulary
 
-__all__ = ["Report", "shapes_graph", "entry_of", "field_of", "shacl_check", "SLUG_OF"]
+__all__ = ["Report", "shapes_graph", "entry_of", "field_of", "problems_of", "notations_in", "SLUG_OF"]
 
 SLUG_OF = {pred: slug for _col, (slug, pred, _m) in USE_CODED.items()}
 SLUG_OF.update({SMQI.country: "country", SMQI.studyDesign: "study-design",
@@ -59,11 +64,6 @@ def shapes_graph() -> Graph:
     return graph
 
 
-@lru_cache(maxsize=1)
-def _ontology() -> Graph:
-    return load_ontology_graph()
-
-
 def entry_of(node: object) -> str | None:
     """A short id for a node: the study id, study_id-use_no, or the IRI."""
     text = str(node)
@@ -73,61 +73,53 @@ def entry_of(node: object) -> str | None:
     return text if isinstance(node, URIRef) else None
 
 
-def _show(value: object, graph: Graph) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, Literal):
-        return str(value)
-    notation = graph.value(value, SKOS.notation) if isinstance(value, URIRef) else None
-    return str(notation) if notation is not None else str(value)
-
-
-def field_of(path: object, graph: Graph) -> str | None:
+def field_of(path: object, names) -> str | None:
+    """The sheet column of a property path, else the path as a prefixed name (``names``: an rdflib
+    NamespaceManager) or its IRI."""
     if path is None:
         return None
     if path in COLUMN_OF:
         return COLUMN_OF[path]  # type: ignore[index]
     try:
-        return graph.namespace_manager.normalizeUri(path)  # type: ignore[arg-type]
+        return names.normalizeUri(path)  # type: ignore[arg-type]
     except Exception:
         return str(path)
 
 
-def shacl_check(data: Graph, vocab: Vocabulary | None = None,
-                origins: dict[URIRef, Origin] | None = None) -> Report:
-    """Validate ``data`` (which must include the vocabularies) against the shipped shapes."""
-    vocab = vocab or default_vocabulary()
-    origins = origins or {}
-    conforms, results, _text = pyshacl_validate(
-        data, shacl_graph=shapes_graph(), ont_graph=_ontology(), inference="none",
-        advanced=True, allow_warnings=True, abort_on_first=False,
-    )
+def notations_in(store, results: Iterable[Result]) -> dict[Node, str]:
+    """The ``skos:notation`` (codebook key) of every IRI value of ``results``, read from ``store``
+    (a pyoxigraph Store, every graph)."""
+    values = {r.value for r in results if isinstance(r.value, URIRef)}
+    if not values:
+        return {}
+    rows = store.query("SELECT ?c ?n WHERE { VALUES ?c { %s } ?c <http://www.w3.org/2004/02/skos/core#notation> ?n }"
+                       % " ".join(f"<{v}>" for v in sorted(values)), use_default_graph_as_union=True)
+    return {URIRef(r["c"].value): r["n"].value for r in rows}
+
+
+def problems_of(results: Iterable[Result], vocab: Vocabulary, origins: Mapping[Node, Origin] | None = None,
+                notations: Mapping[Node, str] | None = None) -> tuple[list[Problem], list[Problem]]:
+    """Validation results as (problems, warnings): the entry (study id or use id), the field (the sheet
+    column, else the property), the value (a concept by its codebook key from ``notations``), the shape's
+    message, the allowed keys of a coded field, and the file and row from ``origins``. Violations
+    (the problems) are sorted by file, row, entry, field and message; warnings keep their order."""
+    origins, notations = origins or {}, notations or {}
+    names = Graph().namespace_manager
     problems: list[Problem] = []
     warnings: list[Problem] = []
-    for result in results.subjects(RDF.type, SH.ValidationResult):
-        focus = results.value(result, SH.focusNode)
-        path = results.value(result, SH.resultPath)
-        value = results.value(result, SH.value)
-        severity = results.value(result, SH.resultSeverity)
-        component = results.value(result, SH.sourceConstraintComponent)
-        messages = sorted(str(m) for m in results.objects(result, SH.resultMessage))
-        origin = origins.get(focus)  # type: ignore[arg-type]
+    for r in results:
+        origin = origins.get(r.focus)
         allowed = None
-        if path in SLUG_OF and component in (SH.ClassConstraintComponent, SH.MinCountConstraintComponent,
-                                             SH.MaxCountConstraintComponent):
-            allowed = vocab.allowed(SLUG_OF[path])  # type: ignore[index]
-        problem = Problem(
-            message=messages[0] if messages else f"breaks {component}",
-            file=origin.file if origin else None,
-            row=origin.row if origin else None,
-            entry=origin.entry if origin else entry_of(focus),
-            field=field_of(path, data),
-            value=_show(value, data),
-            allowed=allowed,
-            severity="error" if severity == SH.Violation else "warning",
-        )
-        (problems if severity == SH.Violation else warnings).append(problem)
+        if r.path in SLUG_OF and r.component in (SH.ClassConstraintComponent, SH.MinCountConstraintComponent,
+                                                 SH.MaxCountConstraintComponent):
+            allowed = vocab.allowed(SLUG_OF[r.path])  # type: ignore[index]
+        shown = None if r.value is None else (str(r.value) if isinstance(r.value, Literal)
+                                               else notations.get(r.value, str(r.value)))
+        problem = Problem(message=r.messages[0] if r.messages else f"breaks {r.component}",
+                          file=origin.file if origin else None, row=origin.row if origin else None,
+                          entry=origin.entry if origin else entry_of(r.focus), field=field_of(r.path, names),
+                          value=shown, allowed=allowed,
+                          severity="error" if r.severity == SH.Violation else "warning")
+        (problems if r.severity == SH.Violation else warnings).append(problem)
     problems.sort(key=lambda p: (p.file or "", p.row or 0, p.entry or "", p.field or "", p.message))
-    return Report(conforms=not problems, problems=problems, warnings=warnings)
-
-
+    return problems, warnings

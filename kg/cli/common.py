@@ -111,7 +111,7 @@ def source_store(args):
     if sys.stderr.isatty():
         print(f"smqi: no build of {data} in {BUILD}/: building in memory (run 'smqi build"
               f"{' --data ' + data_arg if data_arg else ''}' to keep one)", file=sys.stderr)
-    from kg.publish.build import run_pipeline
+    from kg.publish.pipeline import run_pipeline
 
     return run_pipeline(data if data_arg else None).store
 

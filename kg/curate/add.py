@@ -2,7 +2,7 @@
 
 CSV rows are appended to ``studies.csv`` / ``uses.csv`` (same columns, QUOTE_MINIMAL, the file's own
 line ending, so the diff of a data file is exactly the new lines). Turtle / JSON-LD entries become
-``<data>/entries/<study_id>.ttl``, which kg.dataset.assemble loads. Every file is written through
+``<data>/entries/<study_id>.ttl``, which the pipeline loads with the sheets (kg.io.datafolder). Every file is written through
 kg.io.atomic (temporary file + os.replace, rolled back on failure): a failed add leaves every data file
 byte-identical. With ``keep_valid`` the valid entries are added and the rejected ones are written,
 with their messages, to a JSON file.
@@ -89,7 +89,7 @@ def _study_graph(graph: Graph, study: URIRef) -> Graph:
 
 
 def _turtle(graph: Graph, sources: list[str]) -> bytes:
-    from kg.io.dataset import bind_prefixes
+    from kg.model.namespaces import bind_prefixes
 
     bind_prefixes(graph)
     body = graph.serialize(format="turtle")

@@ -34,10 +34,10 @@ from rdflib.namespace import DCTERMS
 from kg.model.errors import DataError
 from kg.model.namespaces import SMQI
 
-from kg.io.review import DIMENSIONS, G_REVIEW, REVIEW, REVIEW_DOI, add_review_graph, review_graph
+from kg.io.review import DIMENSIONS, G_REVIEW, REVIEW, REVIEW_DOI, review_graph
 
 __all__ = [
-    "G_REVIEW", "REVIEW", "ClaimVerdict", "review_graph", "add_review_graph", "check_claims",
+    "G_REVIEW", "REVIEW", "ClaimVerdict", "review_graph", "check_claims",
     "verdicts_text", "verdicts_json", "SUPPORTED", "NOT_SUPPORTED", "NOT_CHECKABLE",
 ]
 SUPPORTED, NOT_SUPPORTED, NOT_CHECKABLE = "supported", "not supported", "not checkable"

@@ -6,7 +6,7 @@ the caller gets JavaMissing with what to install.
 
 Besides consistency checks, the module cross-checks the typology: owl_rules() turns the rule data
 of the typology vocabulary into OWL classes, HermiT classifies, and check_typology() compares the
-answer with the SPARQL derivation (kg/typology.py, kg/fastbuild.derive_on_store) use by use.
+answer with the SPARQL derivation (kg.derive.typology.derive_on_store) use by use.
 
 Signatures: the cost does not grow with the evidence. The rules read three things of a use: its
 communication model, its host and whether one of its QI activities is among those a rule names.

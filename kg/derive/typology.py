@@ -321,7 +321,7 @@ def read_derivation(store: ox.Store, models: Sequence[Model] | None = None) -> D
 def derive(source: ox.Store | Dataset) -> Derivation:
     """Derive the models of use (``derive_on_store``) and return them as a ``Derivation``.
 
-    ``source`` is the build's pyoxigraph Store, or an rdflib Dataset (a ``KnowledgeGraph`` too), which
+    ``source`` is the build's pyoxigraph Store, or an rdflib Dataset (or an object with a ``dataset``), which
     is copied into an in-memory store for the derivation; its derived graph then gets the assignments
     (earlier ``smqi:modelOfUse`` triples removed; no other graph is touched)."""
     if isinstance(source, ox.Store):

@@ -19,7 +19,7 @@ from rdflib import Dataset, Graph
 
 from kg.model.errors import DataError
 
-__all__ = ["rdf_format", "parse_into", "parse_file", "FORMATS", "QUAD_FORMATS"]
+__all__ = ["rdf_format", "parse_into", "parse_file", "nquads_of", "FORMATS", "QUAD_FORMATS"]
 
 FORMATS = {
     ".ttl": "turtle",
@@ -156,3 +156,11 @@ def parse_file(path: Path) -> Graph:
     fmt = rdf_format(Path(path))
     graph: Graph = Dataset(default_union=True) if fmt in QUAD_FORMATS else Graph()
     return parse_into(graph, Path(path), fmt)
+
+
+def nquads_of(graph: Graph, name: str) -> bytes:
+    """The triples of an rdflib graph as UTF-8 N-Quads in the named graph ``name``."""
+    nt = graph.serialize(format="nt", encoding="utf-8").decode("utf-8")
+    # each N-Triples line ends with " ."; the graph name goes before the dot. Lines end with "\n" only:
+    # a literal may hold other characters str.splitlines breaks at (U+2028, U+0085, \x0c, …)
+    return "".join(f"{line.rstrip(' ')[:-1]}<{name}> .\n" for line in nt.split("\n") if line.strip()).encode("utf-8")

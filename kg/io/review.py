@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rdflib import RDF, XSD, Dataset, Graph, Literal, URIRef
+from rdflib import RDF, XSD, Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, RDFS
 
 from kg.model import resources
@@ -19,7 +19,7 @@ from kg.model.vocabularies import Vocabulary, default_vocabulary
 __all__ = [
     "G_REVIEW", "REVIEW", "REVIEW_DOI", "REVIEW_PMID", "REVIEW_TITLE", "REVIEW_AUTHORS",
     "REVIEW_AUTHOR_NAMES", "REVIEW_JOURNAL", "REVIEW_YEAR", "CLAIM_COLUMNS", "KINDS", "claim_iri",
-    "review_graph", "add_review_graph", "DIMENSIONS",
+    "review_graph", "DIMENSIONS",
 ]
 
 G_REVIEW = GRAPH.review
@@ -135,19 +135,6 @@ def review_graph(claims_path: Path | None = None, vocab: Vocabulary | None = Non
         raise InputInvalid(problems=problems)
     return graph
 
-
-def add_review_graph(dataset: Dataset, data_dir: Path | None = None) -> Path:
-    """Put the review graph into ``dataset`` (claims from ``data_dir``, else the shipped data).
-
-    Returns the claims file read.
-    """
-    path = Path(data_dir) / "review_claims.csv" if data_dir else None
-    if path is None or not path.exists():
-        path = resources.data_dir() / "review_claims.csv"
-    target = dataset.graph(G_REVIEW)
-    for triple in review_graph(path):
-        target.add(triple)
-    return path
 
 
 # ---------------------------------------------------------------- checking the claims

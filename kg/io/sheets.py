@@ -1,38 +1,44 @@
-"""Load the extraction sheets (``studies.csv`` + ``uses.csv``) into the evidence graph.
+"""Load the extraction sheets (``studies.csv`` + ``uses.csv``): the one loader and row checker.
 
 Every row is checked against the codebook before any triple is made, and every problem is
 collected (file, row, entry, field, value, allowed values, a "did you mean") so that one run reports
-them all. The graph follows the n-ary pattern of ontology/README.md: one Study node per study and
-one SocialMediaUse node per use, with stable IRIs.
+them all. The sheets are read once and become N-Quads text (N-Triples without a graph name) with no
+rdflib object per triple, handed in chunks to a ``sink`` (the build's bulk-loading thread) or kept
+as lines; ``Loaded.graph`` parses them into rdflib where a caller needs it (small entry sheets). The
+graph follows the n-ary pattern of ontology/README.md: one Study node per study and one
+SocialMediaUse node per use, with stable IRIs.
 """
 
 from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 
-from rdflib import RDF, XSD, Graph, Literal, URIRef
+from rdflib import RDF, Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, PROV
 
 from kg.model.errors import DataError, InputInvalid, Problem
+from kg.model.identifiers import DOI_RE, PMID_RE, bare_doi, link_lines
 from kg.model.namespaces import (
+    BASE,
     FABIO,
     PRISM,
     SMQI,
     classification_iri,
     study_iri,
-    use_iri,
 )
 from kg.model.vocabularies import Vocabulary
 
 __all__ = [
     "Origin", "Existing", "Loaded", "normalise_doi", "read_sheet", "display_path", "load_sheets",
-    "load_income_groups", "STUDY_COLUMNS", "USE_COLUMNS", "INCOME_COLUMNS", "STUDY_REQUIRED",
-    "USE_REQUIRED", "USE_CODED", "STUDY_ID_RE", "DOI_RE", "PMID_RE", "YEAR_RE", "FIRST_YEAR",
-    "NOT_STATED", "COLUMN_OF"
+    "load_income_groups", "string_literal", "STUDY_COLUMNS", "USE_COLUMNS", "INCOME_COLUMNS",
+    "STUDY_REQUIRED", "USE_REQUIRED", "USE_CODED", "STUDY_ID_RE", "DOI_RE", "PMID_RE", "YEAR_RE",
+    "FIRST_YEAR", "NOT_STATED", "COLUMN_OF", "IRI_BAD",
 ]
 
 STUDY_COLUMNS = [
@@ -62,11 +68,13 @@ USE_CODED = {
 }
 
 STUDY_ID_RE = re.compile(r"^[a-z]+[0-9]{4}[a-z]?$")
-DOI_RE = re.compile(r"^10\.[0-9]{4,9}/[^\sA-Z]+$")
-PMID_RE = re.compile(r"^[1-9][0-9]{0,8}$")
 YEAR_RE = re.compile(r"^[0-9]{4}$")
+USE_NO_RE = re.compile(r"[1-9][0-9]{0,8}")
+URL_RE = re.compile(r"^https?://\S+$")
+IRI_BAD = re.compile(r'[<>"{}|^`\\]')  # characters an IRI cannot hold (RFC 3987), beyond spaces
 FIRST_YEAR = 2004  # the review's eligibility: studies from 2004 onwards
 NOT_STATED = "XX"
+normalise_doi = bare_doi  # the one rule DOIs are compared with (kg.model.identifiers)
 
 # predicate -> sheet column, for messages about graph nodes that came from a sheet
 COLUMN_OF = {
@@ -78,6 +86,14 @@ COLUMN_OF = {
     SMQI.useNumber: "use_no", SMQI.codingNote: "note", SMQI.codingConfidence: "confidence",
     **{pred: col for col, (_s, pred, _m) in USE_CODED.items()},
 }
+
+XSD = "http://www.w3.org/2001/XMLSchema#"
+_ESC = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r"})
+
+
+def string_literal(text: str) -> str:
+    """A plain string literal in N-Triples / N-Quads syntax."""
+    return f'"{text.translate(_ESC)}"'
 
 
 @dataclass(frozen=True)
@@ -105,18 +121,44 @@ class Existing:
 
 @dataclass
 class Loaded:
-    graph: Graph
-    origins: dict[URIRef, Origin] = field(default_factory=dict)
+    """The sheets as N-Quads (or N-Triples) lines, and what the build and the checks report.
+
+    ``lines`` is empty when the lines went to a ``sink``. ``links`` are the studies' ``schema:sameAs``
+    DOI / PubMed lines (``kg.model.identifiers.link_lines``) when a links graph was asked for.
+    ``study_rows`` / ``use_rows`` are (line, entry) of every node made, in sheet order."""
+
+    files: tuple[str, str]
+    graph_name: str | None = None
+    lines: list[str] = field(default_factory=list)
     study_ids: list[str] = field(default_factory=list)
     use_count: int = 0
     warnings: list[Problem] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)
+    study_rows: list[tuple[int, str]] = field(default_factory=list)
+    use_rows: list[tuple[int, str]] = field(default_factory=list)
 
+    @cached_property
+    def origins(self) -> dict[URIRef, Origin]:
+        """Node → Origin (file, row, entry) of every study and use made."""
+        studies, uses = self.files
+        found = {study_iri(e): Origin(studies, row, e) for row, e in self.study_rows}
+        found.update((URIRef(f"{BASE}kg/use/{e}"), Origin(uses, row, e)) for row, e in self.use_rows)
+        return found
 
-def normalise_doi(value: str) -> str:
-    """Bare lower-case DOI from the usual written forms (https://doi.org/…, doi:…, spaces)."""
-    text = value.strip()
-    text = re.sub(r"^(https?://(dx\.)?doi\.org/|doi:\s*)", "", text, flags=re.IGNORECASE)
-    return text.strip().lower()
+    @cached_property
+    def graph(self) -> Graph:
+        """``lines`` parsed into an rdflib graph (for small sheets: entries, tests)."""
+        graph = Graph()
+        if self.graph_name is None:
+            graph.parse(data="".join(self.lines), format="nt")
+        else:
+            from rdflib import Dataset
+
+            dataset = Dataset()
+            dataset.parse(data="".join(self.lines), format="nquads")
+            for triple in dataset.graph(URIRef(self.graph_name)):
+                graph.add(triple)
+        return graph
 
 
 def read_sheet(path: Path, columns: list[str]) -> list[tuple[int, dict[str, str]]]:
@@ -221,6 +263,10 @@ class _Checker:
                 self.add(row, entry, name, "", f"{name} is required and is empty.")
 
     def keys(self, row: int, entry: str, fieldname: str, value: str, slug: str, multi: bool) -> list[URIRef]:
+        if ";" not in value:  # one key or none (cells are stripped): the common case, checked at once
+            concept = self.vocab.concept(slug, value) if value else None
+            if concept is not None or not value:
+                return [concept] if concept is not None else []
         parts = _split(value) if multi else ([value] if value else [])
         if not multi and len(_split(value)) > 1:
             self.add(row, entry, fieldname, value, f"{fieldname} takes exactly one key, not a list.",
@@ -247,24 +293,54 @@ def load_sheets(
     uses_path: Path,
     vocab: Vocabulary,
     *,
+    graph: str | None = None,
     known_study_ids: set[str] | None = None,
     require_uses: bool = True,
     existing: Existing | None = None,
+    links_graph: str | None = None,
+    sink: Callable[[bytes], None] | None = None,
+    chunk: int = 200_000,
 ) -> Loaded:
     """Check and convert the two sheets; raise InputInvalid listing every problem.
 
+    The triples are N-Quads lines in ``graph`` (N-Triples lines when ``graph`` is None), kept in
+    ``Loaded.lines`` or, with ``sink``, handed to it as UTF-8 chunks of about ``chunk`` lines while
+    the sheets are read. Only lines of rows without problems reach the sink: once a problem is
+    found nothing more is sent, and InputInvalid is raised at the end with every problem.
     ``known_study_ids`` are studies that already exist elsewhere (uses may point at them).
     ``existing`` is the graph the rows are new entries for: a study id, DOI (after
     ``normalise_doi``), PMID or use already in it is a duplicate; its studies may have new uses.
+    With ``links_graph``, ``Loaded.links`` holds the studies' ``schema:sameAs`` DOI / PubMed lines.
     """
+    from kg.model.limits import max_uses_per_study
+
     existing = existing or Existing()
+    # the uses sheet is read only once the studies are converted (one sheet's rows in memory at a time);
+    # an unreadable sheet raises DataError at once, row problems are raised together at the end
     study_rows = read_sheet(studies_path, STUDY_COLUMNS)
-    use_rows = read_sheet(uses_path, USE_COLUMNS)
-    graph = Graph()
-    loaded = Loaded(graph=graph)
     sc = _Checker(vocab, display_path(studies_path))
     uc = _Checker(vocab, display_path(uses_path))
+    loaded = Loaded(files=(sc.file, uc.file), graph_name=graph)
     this_year = date.today().year
+    g = f" <{graph}> .\n" if graph else " .\n"
+    out: list[str] = []
+    add = out.append
+
+    def flush(final: bool = False) -> None:
+        if sink is None or sc.problems or uc.problems or not (final or len(out) >= chunk):
+            return
+        sink("".join(out).encode("utf-8"))
+        out.clear()
+
+    rdf_type = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
+    s_type, s_id, s_first, s_list = f"<{SMQI.Study}>", f"<{SMQI.studyId}>", f"<{SMQI.firstAuthor}>", \
+        f"<{SMQI.authorList}>"
+    creator, year_p, derived = f"<{DCTERMS.creator}>", f"<{FABIO.hasPublicationYear}>", f"<{PROV.wasDerivedFrom}>"
+    simple = (("title", f"<{DCTERMS.title}>"), ("journal", f"<{PRISM.publicationName}>"),
+              ("doi", f"<{PRISM.doi}>"), ("pmid", f"<{FABIO.hasPubMedId}>"),
+              ("summary", f"<{DCTERMS.description}>"))
+    country_p, design_p = f"<{SMQI.country}>", f"<{SMQI.studyDesign}>"
+    study_ns, use_ns = f"<{BASE}kg/study/", f"<{BASE}kg/use/"
 
     seen_studies: dict[str, int] = {}
     seen_dois: dict[str, tuple[int, str]] = {}
@@ -281,7 +357,6 @@ def load_sheets(
         if sid and sid in existing.study_ids:
             sc.add(row, sid, "study_id", sid, "duplicate study_id: this study is already in the graph.")
         seen_studies[sid] = row
-        node = study_iri(sid) if sid else None
         year = rec["year"]
         if year and (not YEAR_RE.match(year) or not FIRST_YEAR <= int(year) <= this_year + 1):
             sc.add(row, sid, "year", year, "year must be the four-digit year of publication.",
@@ -298,7 +373,7 @@ def load_sheets(
                        f"on row {seen_dois[doi][0]}.")
             else:
                 seen_dois[doi] = (row, sid)
-            other = existing.dois.get(normalise_doi(doi))
+            other = existing.dois.get(normalise_doi(doi)) if existing.dois else None
             if other is not None:
                 sc.add(row, sid, "doi", doi, f"duplicate DOI: {normalise_doi(doi)} is already in the graph "
                        f"for study {other}.")
@@ -312,7 +387,7 @@ def load_sheets(
                        f"on row {seen_pmids[pmid][0]}.")
             else:
                 seen_pmids[pmid] = (row, sid)
-            if pmid.lstrip("0") in existing.pmids:
+            if existing.pmids and pmid.lstrip("0") in existing.pmids:
                 sc.add(row, sid, "pmid", pmid, f"duplicate PMID: {pmid.lstrip('0')} is already in the graph "
                        f"for study {existing.pmids[pmid.lstrip('0')]}.")
         countries = _split(rec["countries"])
@@ -324,46 +399,57 @@ def load_sheets(
         design = sc.keys(row, sid, "design", rec["design"], "study-design", False)
         urls = _split(rec["source_url"])
         for url in urls:
-            if not re.match(r"^https?://\S+$", url):
+            if not URL_RE.match(url):
                 sc.add(row, sid, "source_url", url, "each source_url must be an http(s) address without spaces.")
-            elif re.match(r"^https?:///", url):
+            elif IRI_BAD.search(url):
+                sc.add(row, sid, "source_url", url, "each source_url must be a valid address: percent-encode "
+                       "the characters < > \" { } | ^ ` and \\ in it.",
+                       suggestion=IRI_BAD.sub(lambda m: f"%{ord(m.group()):02X}", url))
+            elif url.startswith(("http:///", "https:///")):
                 sc.warn(row, sid, "source_url", url, "address has an empty host (three slashes).")
         if not (doi or pmid or urls):
             sc.add(row, sid, "source_url", "", "a study needs at least one of doi, pmid or source_url.")
-        if node is None:
+        if not sid:
             continue
-        loaded.origins[node] = Origin(sc.file, row, sid)
+        node = f"{study_ns}{sid}>"
+        loaded.study_rows.append((row, sid))
         loaded.study_ids.append(sid)
-        graph.add((node, RDF.type, SMQI.Study))
-        graph.add((node, SMQI.studyId, Literal(sid)))
+        add(f"{node} {rdf_type} {s_type}{g}")
+        add(f"{node} {s_id} {string_literal(sid)}{g}")
         if rec["first_author"]:
-            graph.add((node, SMQI.firstAuthor, Literal(rec["first_author"])))
+            add(f"{node} {s_first} {string_literal(rec['first_author'])}{g}")
         if rec["authors"]:
-            graph.add((node, SMQI.authorList, Literal(rec["authors"])))
+            add(f"{node} {s_list} {string_literal(rec['authors'])}{g}")
             for author in _split(rec["authors"]):
-                graph.add((node, DCTERMS.creator, Literal(author)))
+                add(f"{node} {creator} {string_literal(author)}{g}")
         if year:
-            graph.add((node, FABIO.hasPublicationYear, Literal(year, datatype=XSD.gYear)))
-        for col, pred in (("title", DCTERMS.title), ("journal", PRISM.publicationName),
-                          ("doi", PRISM.doi), ("pmid", FABIO.hasPubMedId), ("summary", DCTERMS.description)):
+            add(f'{node} {year_p} {string_literal(year)}^^<{XSD}gYear>{g}')
+        for col, pred in simple:
             if rec[col]:
-                graph.add((node, pred, Literal(rec[col])))
+                add(f"{node} {pred} {string_literal(rec[col])}{g}")
         for concept in country_nodes:
-            graph.add((node, SMQI.country, concept))
+            add(f"{node} {country_p} <{concept}>{g}")
         for concept in design:
-            graph.add((node, SMQI.studyDesign, concept))
+            add(f"{node} {design_p} <{concept}>{g}")
         for url in urls:
-            if re.match(r"^https?://\S+$", url):
-                graph.add((node, PROV.wasDerivedFrom, URIRef(url)))
+            if URL_RE.match(url):
+                add(f"{node} {derived} <{url}>{g}")
+        if links_graph:
+            loaded.links += link_lines(f"{BASE}kg/study/{sid}", [doi] if doi else [], [pmid] if pmid else [],
+                                       links_graph)
+        flush()
 
+    use_type, reported, reports, number = (f"<{SMQI.SocialMediaUse}>", f"<{SMQI.reportedIn}>",
+                                           f"<{SMQI.reportsUse}>", f"<{SMQI.useNumber}>")
+    note_p, conf_p = f"<{SMQI.codingNote}>", f"<{SMQI.codingConfidence}>"
+    coded = [(col, slug, f"<{pred}>", multi) for col, (slug, pred, multi) in USE_CODED.items()]
     known = set(seen_studies) | (known_study_ids or set()) | existing.study_ids
     seen_uses: dict[tuple[str, str], int] = {}
     studies_with_uses: set[str] = set()
-    from kg.model.limits import max_uses_per_study
-
     uses_cap = max_uses_per_study()
     uses_of: dict[str, int] = {}
-    for row, rec in use_rows:
+    del study_rows
+    for row, rec in read_sheet(uses_path, USE_COLUMNS):
         sid, no = rec["study_id"], rec["use_no"]
         entry = f"{sid}-{no}"
         uses_of[sid] = uses_of.get(sid, 0) + 1
@@ -374,7 +460,7 @@ def load_sheets(
             continue
         uc.required(row, entry, rec, USE_REQUIRED)
         studies_with_uses.add(sid)  # even a broken use row means the study is not without uses
-        if no and (not re.fullmatch(r"[1-9][0-9]{0,8}", no)):
+        if no and not USE_NO_RE.fullmatch(no):
             uc.add(row, entry, "use_no", no, "use_no must be a whole number from 1 (1, 2, … within the study).")
             continue
         if sid and sid not in known:
@@ -390,21 +476,22 @@ def load_sheets(
         seen_uses[(sid, no)] = row
         if not (sid and no):
             continue
-        node, study = use_iri(sid, no), study_iri(sid)
-        loaded.origins[node] = Origin(uc.file, row, entry)
+        node, study = f"{use_ns}{entry}>", f"{study_ns}{sid}>"
+        loaded.use_rows.append((row, entry))
         loaded.use_count += 1
-        graph.add((node, RDF.type, SMQI.SocialMediaUse))
-        graph.add((node, SMQI.reportedIn, study))
-        graph.add((study, SMQI.reportsUse, node))
-        graph.add((node, SMQI.useNumber, Literal(int(no), datatype=XSD.integer)))
-        for col, (slug, pred, multi) in USE_CODED.items():
+        add(f"{node} {rdf_type} {use_type}{g}")
+        add(f"{node} {reported} {study}{g}")
+        add(f"{study} {reports} {node}{g}")
+        add(f'{node} {number} "{no}"^^<{XSD}integer>{g}')
+        for col, slug, pred, multi in coded:
             for concept in uc.keys(row, entry, col, rec[col], slug, multi):
-                graph.add((node, pred, concept))
+                add(f"{node} {pred} <{concept}>{g}")
         if rec["note"]:
-            graph.add((node, SMQI.codingNote, Literal(rec["note"])))
+            add(f"{node} {note_p} {string_literal(rec['note'])}{g}")
         if rec["confidence"]:
             for concept in uc.keys(row, entry, "confidence", rec["confidence"], "confidence", False):
-                graph.add((node, SMQI.codingConfidence, concept))
+                add(f"{node} {conf_p} <{concept}>{g}")
+        flush()
 
     if require_uses:
         for sid, row in seen_studies.items():
@@ -415,6 +502,8 @@ def load_sheets(
     loaded.warnings = sc.warnings + uc.warnings
     if problems:
         raise InputInvalid(problems=problems)
+    flush(final=True)
+    loaded.lines = out
     return loaded
 
 

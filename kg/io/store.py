@@ -203,7 +203,7 @@ def _named(query: NamedQuery | str) -> NamedQuery:
 def _result(variables: list[str], rows: list[tuple]) -> QueryResult:
     from rdflib import Graph
 
-    from kg.io.dataset import bind_prefixes
+    from kg.model.namespaces import bind_prefixes
 
     return QueryResult(variables, rows, bind_prefixes(Graph()).namespace_manager)
 
@@ -335,7 +335,7 @@ def dataset_of(store: ox.Store) -> Dataset:
     """Every quad of ``store`` as an rdflib Dataset (union default graph), for code that reads rdflib."""
     from rdflib import Dataset
 
-    from kg.io.dataset import bind_prefixes
+    from kg.model.namespaces import bind_prefixes
 
     dataset = bind_prefixes(Dataset(default_union=True))
     dataset.parse(data=store.dump(format=ox.RdfFormat.N_QUADS).decode("utf-8"), format="nquads")

@@ -1,12 +1,12 @@
 """Identifiers that let other graphs find our nodes: DOIs, PMIDs, countries and platform mappings.
 
-Normalisation. DOIs are compared as bare lower-case strings (``kg.io.sheets.normalise_doi`` is the one
-rule; :func:`normalise_doi` extends it to ``http://dx.doi.org/``, ``doi.org/…`` without a scheme,
+Normalisation. DOIs are compared as bare lower-case strings (:func:`bare_doi` is the one rule, the
+sheets' ``normalise_doi``; :func:`normalise_doi` extends it to ``http://dx.doi.org/``, ``doi.org/…`` without a scheme,
 ``urn:doi:``, ``DOI `` labels and percent-encoded URLs). PMIDs are compared as their digits without
 leading zeros (``PMID: 123``, ``pmid:123``, ``https://pubmed.ncbi.nlm.nih.gov/123/`` and the old
 ``www.ncbi.nlm.nih.gov/pubmed/123`` form).
 
-Links written into the graph (:func:`link_identifiers`, named graph ``…/graph/links``). The literal
+Links written into the graph (:func:`link_lines`, named graph ``…/graph/links``). The literal
 identifiers stay as loaded (``prism:doi``, ``fabio:hasPubMedId``); each study also gets
 ``schema:sameAs`` to ``https://doi.org/<doi>`` and ``https://pubmed.ncbi.nlm.nih.gov/<pmid>/``.
 Why ``schema:sameAs`` and not ``owl:sameAs``: schema.org defines it as "the URL of a reference Web
@@ -34,22 +34,21 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, unquote
 
-from rdflib import RDF, XSD, Dataset, Graph, Literal, Namespace, URIRef
+from rdflib import RDF, XSD, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS, OWL, SKOS
 
 from kg.model import resources
 from kg.model.errors import DataError
-from kg.io.sheets import DOI_RE, PMID_RE
-from kg.io.sheets import normalise_doi as _base_normalise_doi
 from kg.model.namespaces import GRAPH, PRISM, SCHEMA, SMQI, FABIO, WD, scheme_iri
 
-__all__ = ["double_text", 
-    "G_LINKS", "G_MAPPINGS", "SSSOM", "normalise_doi", "normalise_pmid", "is_doi", "is_pmid",
-    "doi_iri", "pmid_iri", "link_identifiers", "country_identifiers", "CountryIds", "MappingSet",
+__all__ = ["double_text",
+    "G_LINKS", "G_MAPPINGS", "SSSOM", "DOI_RE", "PMID_RE", "bare_doi", "normalise_doi", "normalise_pmid",
+    "is_doi", "is_pmid", "doi_iri", "pmid_iri", "link_lines", "graph_link_lines", "country_identifiers", "CountryIds", "MappingSet",
     "Mapping", "read_sssom", "mapping_set_graph",
 ]
 
@@ -59,6 +58,11 @@ SSSOM = Namespace("https://w3id.org/sssom/")
 
 DOI_RESOLVER = "https://doi.org/"
 PUBMED = "https://pubmed.ncbi.nlm.nih.gov/"
+DOI_RE = re.compile(r"^10\.[0-9]{4,9}/[^\sA-Z]+$")
+PMID_RE = re.compile(r"^[1-9][0-9]{0,8}$")
+SAME_AS = f"<{SCHEMA.sameAs}>"
+# a DOI that bare_doi, normalise_doi and doi_iri's quoting all leave as it is
+_PLAIN_DOI = re.compile(r"^10\.[0-9]{4,9}/[a-z0-9/:;()\[\]._~!$&'*+,=@-]+$")
 
 _DOI_EXTRA = re.compile(
     r"^(?:urn:doi:|doi\s*:?\s+|(?:https?://)?(?:dx\.|www\.)?doi\.org/)", flags=re.IGNORECASE)
@@ -69,21 +73,29 @@ _PMID = re.compile(
 )
 
 
+def bare_doi(value: str) -> str:
+    """Bare lower-case DOI from the usual written forms (https://doi.org/…, doi:…, spaces): the rule
+    the sheets' checks compare DOIs with (``kg.io.sheets.normalise_doi``)."""
+    text = value.strip()
+    text = re.sub(r"^(https?://(dx\.)?doi\.org/|doi:\s*)", "", text, flags=re.IGNORECASE)
+    return text.strip().lower()
+
+
 def normalise_doi(value: str) -> str:
     """Bare lower-case DOI from any usual written form; the result may still not be a DOI.
 
-    Builds on ``kg.io.sheets.normalise_doi`` (``https://doi.org/``, ``http://dx.doi.org/``, ``doi:``,
+    Builds on :func:`bare_doi` (``https://doi.org/``, ``http://dx.doi.org/``, ``doi:``,
     case, spaces) and also takes ``doi.org/…`` without a scheme, ``urn:doi:``, ``DOI 10.…`` and
     percent-encoded resolver URLs.
     """
     text = " ".join(str(value).split())
     was_url = "doi.org/" in text.lower()
-    text = _base_normalise_doi(text)
+    text = bare_doi(text)
     previous = None
     while previous != text:  # "doi: https://doi.org/10…" has two prefixes
         previous = text
         text = _DOI_EXTRA.sub("", text).strip()
-        text = _base_normalise_doi(text)
+        text = bare_doi(text)
     if was_url and "%" in text:
         text = unquote(text).lower()
     return text
@@ -115,22 +127,29 @@ def pmid_iri(pmid: str) -> URIRef:
     return URIRef(f"{PUBMED}{normalise_pmid(pmid)}/")
 
 
-def link_identifiers(dataset: Dataset, source: Graph | None = None) -> list[Path]:
-    """Add ``schema:sameAs`` DOI and PubMed IRIs for every study into the links graph, and the
-    platform mapping set into the mappings graph.
+def link_lines(study: str, dois: Iterable[str], pmids: Iterable[str], graph: str) -> list[str]:
+    """N-Quads lines in ``graph``: ``study schema:sameAs`` its DOI resolver IRI and PubMed record page,
+    for each DOI and PMID that normalises to one (``study`` is the study node's IRI)."""
+    lines = []
+    for doi in dois:
+        if _PLAIN_DOI.match(doi) and "doi.org/" not in doi:
+            lines.append(f"<{study}> {SAME_AS} <{DOI_RESOLVER}{doi}> <{graph}> .\n")
+        elif is_doi(normalise_doi(doi)):
+            lines.append(f"<{study}> {SAME_AS} <{doi_iri(doi)}> <{graph}> .\n")
+    for pmid in pmids:
+        if normalise_pmid(pmid):
+            lines.append(f"<{study}> {SAME_AS} <{pmid_iri(pmid)}> <{graph}> .\n")
+    return lines
 
-    ``source`` defaults to the union of ``dataset``. Returns the files read (the SSSOM file).
-    """
-    source = dataset if source is None else source
-    links = dataset.graph(G_LINKS)
-    for study in set(source.subjects(RDF.type, SMQI.Study)):
-        for doi in source.objects(study, PRISM.doi):
-            if is_doi(normalise_doi(str(doi))):
-                links.add((study, SCHEMA.sameAs, doi_iri(str(doi))))
-        for pmid in source.objects(study, FABIO.hasPubMedId):
-            if normalise_pmid(str(pmid)):
-                links.add((study, SCHEMA.sameAs, pmid_iri(str(pmid))))
-    return [add_mapping_graph(dataset)]
+
+def graph_link_lines(source: Graph, graph: str) -> list[str]:
+    """:func:`link_lines` for every study (``rdf:type smqi:Study``) of an rdflib graph."""
+    lines = []
+    for study in sorted(set(source.subjects(RDF.type, SMQI.Study))):
+        if isinstance(study, URIRef):
+            lines += link_lines(str(study), [str(d) for d in source.objects(study, PRISM.doi)],
+                                [str(p) for p in source.objects(study, FABIO.hasPubMedId)], graph)
+    return lines
 
 
 # ---------------------------------------------------------------- countries
@@ -295,15 +314,6 @@ def mapping_set_graph(mset: MappingSet) -> Graph:
         if m.confidence is not None:
             graph.add((node, SSSOM.confidence, Literal(double_text(m.confidence), datatype=XSD.double)))
     return graph
-
-
-def add_mapping_graph(dataset: Dataset, path: Path | None = None) -> Path:
-    """Put the SSSOM mapping set into the mappings graph of ``dataset``; return the file read."""
-    path = Path(path) if path else resources.data_dir() / "platform_mappings.sssom.tsv"
-    target = dataset.graph(G_MAPPINGS)
-    for triple in mapping_set_graph(read_sssom(path)):
-        target.add(triple)
-    return path
 
 
 def double_text(value: float) -> str:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from rdflib import Namespace, URIRef
+from rdflib import Graph, Namespace, URIRef
 from rdflib.namespace import DefinedNamespace
 
 __all__ = [
     "SMQI", "scheme_iri", "concept_iri", "study_iri", "use_iri", "classification_iri", "BASE",
     "ONTOLOGY_IRI", "VOCAB", "KG", "GRAPH", "FABIO", "PRISM", "SCHEMA", "WD", "G_ONTOLOGY", "G_VOCAB",
-    "G_EVIDENCE", "G_REFERENCE", "G_PROVENANCE", "G_DERIVED"
+    "G_EVIDENCE", "G_REFERENCE", "G_PROVENANCE", "G_DERIVED", "PREFIXES", "bind_prefixes"
 ]
 
 BASE = "https://w3id.org/smqi/"
@@ -122,3 +122,13 @@ def use_iri(study_id: str, use_no: int | str) -> URIRef:
 
 def classification_iri(country: str, fiscal_year: str) -> URIRef:
     return URIRef(f"{BASE}kg/income-classification/{country}-{fiscal_year}")
+
+
+from kg.model.prefixes import PREFIXES  # noqa: E402  (the one table; no rdflib in it)
+
+
+def bind_prefixes(graph: Graph) -> Graph:
+    """Bind :data:`PREFIXES` on ``graph`` (a Graph or Dataset) and return it."""
+    for prefix, ns in PREFIXES.items():
+        graph.bind(prefix, ns, override=True, replace=True)
+    return graph

@@ -12,7 +12,7 @@ from kg.model import resources
 from kg.model.namespaces import SCHEMES, scheme_iri
 from kg.io.rdf import parse_into
 
-__all__ = ["load_ontology_graph", "load_vocab_graph", "Vocabulary", "default_vocabulary"]
+__all__ = ["load_ontology_graph", "load_vocab_graph", "Vocabulary", "default_vocabulary", "default_ontology"]
 
 
 def load_ontology_graph() -> Graph:
@@ -66,4 +66,11 @@ class Vocabulary:
 
 @lru_cache(maxsize=1)
 def default_vocabulary() -> Vocabulary:
+    """The shipped vocabularies, parsed once per process (``graph`` is read only)."""
     return Vocabulary(load_vocab_graph())
+
+
+@lru_cache(maxsize=1)
+def default_ontology() -> Graph:
+    """The shipped ontology, parsed once per process (read only: copy it before changing it)."""
+    return load_ontology_graph()

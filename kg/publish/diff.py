@@ -76,7 +76,7 @@ def snapshot_of_store(store, label: str, summary: dict) -> Snapshot:
 
 def snapshot_of_data(data_dir: Path, label: str) -> Snapshot:
     """Run the pipeline on ``data_dir`` in memory (no SHACL: the data may be mid-edit) and snapshot it."""
-    from kg.publish.build import run_pipeline
+    from kg.publish.pipeline import run_pipeline
 
     pipe = run_pipeline(data_dir, check=False)
     return snapshot_of_store(pipe.store, label, pipe.summary)
@@ -123,7 +123,7 @@ def snapshot_of_git(rev: str, repo: Path | None = None) -> Snapshot:
                                   capture_output=True, check=False)
             if done.returncode != 0:
                 if name == "world_bank_income_groups.csv":
-                    continue  # assemble falls back to the shipped table
+                    continue  # the pipeline falls back to the shipped table
                 message = done.stderr.decode("utf-8", "replace").strip()
                 raise DataError(f"git show {rev}:data/{name} failed: {message}")
             (tmp / name).write_bytes(done.stdout)

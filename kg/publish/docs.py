@@ -21,7 +21,7 @@ from rdflib import OWL, RDF, RDFS, Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, SKOS
 
 from kg import __version__
-from kg.io.dataset import PREFIXES
+from kg.model.namespaces import PREFIXES
 from kg.model.errors import DataError
 from kg.model.namespaces import ONTOLOGY_IRI, SMQI
 from kg.publish.report import environment, template_text

@@ -52,7 +52,7 @@ ORKG_COLUMNS = ["paper:title", "paper:authors", "paper:publication_year", "paper
 
 def _built_store(data_dir: Path | None) -> ox.Store:
     """The pipeline run in memory on ``data_dir`` (what a build of it would hold, provenance aside)."""
-    from kg.publish.build import run_pipeline
+    from kg.publish.pipeline import run_pipeline
 
     return run_pipeline(data_dir).store
 

@@ -21,7 +21,7 @@ from typing import Any, BinaryIO
 
 import pyoxigraph as ox
 
-from kg.io.dataset import PREFIXES
+from kg.model.prefixes import PREFIXES
 from kg.model.errors import DataError
 from kg.io.jsonld import JsonLdWriter
 from kg.io.store import graphs_of, quads_by_subject

@@ -16,7 +16,7 @@ from rdflib.term import Node
 from kg.check.shaclstore.forms import WrittenForms, term_of
 from kg.check.shaclstore.model import TARGETS, Result, Unsupported, messages_of, top_level_shapes
 
-__all__ = ["PyshaclFallback", "graph_of_store", "BOOLEAN_PARAMS", "MAX_FALLBACK_TRIPLES"]
+__all__ = ["PyshaclFallback", "results_of_report", "graph_of_store", "BOOLEAN_PARAMS", "MAX_FALLBACK_TRIPLES"]
 
 BOOLEAN_PARAMS = (SH.uniqueLang, SH.closed, SH.deactivated, SH.qualifiedValueShapesDisjoint)
 # Above this many triples a store is not copied into rdflib for pySHACL; the shape is refused instead.
@@ -61,20 +61,26 @@ class PyshaclFallback:
                 advanced=True, allow_warnings=True, abort_on_first=False)
         except Exception as exc:  # pySHACL raises its own errors on shapes it rejects
             raise Unsupported(f"shape {shape}: {reason}; pySHACL could not judge it either: {exc}") from None
-        out = []
-        for r in report.subjects(RDF.type, SH.ValidationResult):
-            source = report.value(r, SH.sourceShape)
-            path = report.value(r, SH.resultPath)
-            if isinstance(path, BNode):  # pySHACL names the shapes graph's own path node; be sure of it
-                path = self.shapes.value(source, SH.path) or path
-            constraint = report.value(r, SH.sourceConstraint)
-            messages = messages_of(self.shapes, constraint if constraint is not None else source)
-            if constraint is not None or not messages:
-                messages = tuple(sorted(str(m) for m in report.objects(r, SH.resultMessage)))
-            out.append(Result(report.value(r, SH.focusNode), path, report.value(r, SH.sourceConstraintComponent),
-                              source, constraint, report.value(r, SH.resultSeverity) or SH.Violation,
-                              report.value(r, SH.value), messages))  # type: ignore[arg-type]
-        return out
+        return results_of_report(report, self.shapes)
+
+
+def results_of_report(report: Graph, shapes: Graph) -> list[Result]:
+    """The results of a pySHACL validation report as ``Result``s (the store engine's kind), messages
+    taken from ``shapes`` as the engine takes them."""
+    out = []
+    for r in report.subjects(RDF.type, SH.ValidationResult):
+        source = report.value(r, SH.sourceShape)
+        path = report.value(r, SH.resultPath)
+        if isinstance(path, BNode):  # pySHACL names the shapes graph's own path node; be sure of it
+            path = shapes.value(source, SH.path) or path
+        constraint = report.value(r, SH.sourceConstraint)
+        messages = messages_of(shapes, constraint if constraint is not None else source)
+        if constraint is not None or not messages:
+            messages = tuple(sorted(str(m) for m in report.objects(r, SH.resultMessage)))
+        out.append(Result(report.value(r, SH.focusNode), path, report.value(r, SH.sourceConstraintComponent),
+                          source, constraint, report.value(r, SH.resultSeverity) or SH.Violation,
+                          report.value(r, SH.value), messages))  # type: ignore[arg-type]
+    return out
 
 
 def graph_of_store(store: ox.Store, written: WrittenForms | None = None) -> Graph:
