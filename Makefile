@@ -26,10 +26,10 @@ test: $(STAMP)
 # of `smqi add`; 1,000 queries over loopback from 8 threads against `smqi serve` in another process.
 fuzz: $(STAMP)
 	SMQI_HYPOTHESIS_PROFILE=fuzz SMQI_KILLTEST_RUNS=50 $(BIN)/python -m pytest -q -p no:cacheprovider \
-		tests/test_fuzz.py tests/test_atomicity.py --hypothesis-show-statistics
+		tests/cli/test_fuzz.py tests/io/test_atomic.py --hypothesis-show-statistics
 
 killtest: $(STAMP)
-	SMQI_KILLTEST_RUNS=50 $(BIN)/python -m pytest -q -s tests/test_atomicity.py
+	SMQI_KILLTEST_RUNS=50 $(BIN)/python -m pytest -q -s tests/io/test_atomic.py
 
 loadtest: $(STAMP)
 	$(BIN)/python benchmarks/loadtest.py --queries 1000 --threads 8

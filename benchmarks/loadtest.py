@@ -6,7 +6,7 @@ POST, JSON results) from --threads threads, and prints the errors and the latenc
 Exit 0 when every request got HTTP 200 with a readable answer, else 1.
 
     .venv/bin/python benchmarks/loadtest.py                 # 1,000 queries, 8 threads (make loadtest)
-    .venv/bin/python benchmarks/loadtest.py --queries 100   # what tests/test_hostile.py runs
+    .venv/bin/python benchmarks/loadtest.py --queries 100   # what tests/serve/test_hostile.py runs
 """
 
 from __future__ import annotations

@@ -87,3 +87,11 @@ def test_every_library_module_declares_its_public_api() -> None:
                     for a in n.names}
         assert not set(names) - defined, f"{name}: __all__ names {sorted(set(names) - defined)} that it does not define"
     assert missing == []
+
+
+def test_tests_mirror_the_package() -> None:
+    """tests/<subpackage>/test_*.py for the code of kg/<subpackage>/; at the top only what spans them."""
+    tests = Path(__file__).resolve().parent
+    folders = {p.parent.name for p in tests.glob("*/test_*.py")}
+    assert folders <= SUBPACKAGES, folders - SUBPACKAGES
+    assert {p.name for p in tests.glob("test_*.py")} == {"test_layout.py", "test_nonetwork.py", "test_packaging.py"}

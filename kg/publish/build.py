@@ -55,6 +55,14 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def _disk_store(folder: Path, nquads: Path) -> None:
+    """The build's on-disk Oxigraph store: one bulk load of the build's own N-Quads (RocksDB)."""
+    store = ox.Store(str(folder))
+    store.bulk_load(path=str(nquads), format=ox.RdfFormat.N_QUADS)
+    store.flush()
+    del store  # closes RocksDB before the folder moves
+
+
 class _Beside:
     """Run ``work`` in a thread now; ``result()`` waits for it and re-raises what it raised."""
 
@@ -97,8 +105,19 @@ def build(out: Path, data_dir: Path | None = None, progress: Callable[[str], Non
     started = datetime.now(timezone.utc).replace(microsecond=0)
     found: dict = {}
 
+    beside: list[_Beside] = []
+
     def write(tmp: Path) -> None:
-        pipe = run_pipeline(data_dir, tmp / STORE, progress)
+        try:
+            _write(tmp)
+        finally:  # a failed build must not remove the folder while a thread still writes into it
+            for job in beside:
+                job.thread.join()
+
+    def _write(tmp: Path) -> None:
+        # the pipeline runs on an in-memory store (RocksDB would make every load and query slower);
+        # the build's on-disk store is loaded from smqi.nq beside the other outputs
+        pipe = run_pipeline(data_dir, None, progress)
         found["pipe"] = pipe
         add_store_provenance(pipe, started)
         summary, report = pipe.summary, pipe.report
@@ -110,11 +129,14 @@ def build(out: Path, data_dir: Path | None = None, progress: Callable[[str], Non
         derivation = read_derivation(pipe.store)
         # HermiT runs in Java: classify beside the other outputs (the store is only read from here on)
         owl = _Beside(lambda: check_typology(pipe.store, derivation.assignments)) if cross_check else None
+        beside.extend([owl] if owl is not None else [])
         progress("checking the review's claims")
         claims = check_claims(pipe.store)
         summary["claims"] = [v.as_dict() for v in claims]
         progress(f"writing {out}")
         write_dataset_files(pipe.store, tmp)  # TriG, N-Quads, JSON-LD, union Turtle and N-Triples
+        disk = _Beside(lambda: _disk_store(tmp / STORE, tmp / "smqi.nq"))
+        beside.append(disk)
         progress("analysing the evidence network")
         analysis = network.analyse(pipe.store)
         network.write_outputs(analysis, tmp / "network")
@@ -133,7 +155,7 @@ def build(out: Path, data_dir: Path | None = None, progress: Callable[[str], Non
                                           encoding="utf-8")
         (tmp / "validation.txt").write_text(report.as_text(), encoding="utf-8")
         write_void(pipe.store, tmp, modified=started)
-        pipe.store.flush()
+        disk.result()
         write_manifest(tmp, summary, pipe.inputs, derivation.rows)  # last: it hashes the other outputs
 
     write_folder(out, write)  # kg.io.atomic: temp folder beside out, swapped in only on success

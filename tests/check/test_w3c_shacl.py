@@ -21,7 +21,7 @@ from rdflib.term import Node
 from kg.cli import main
 from kg.io.rdf import parse_into
 
-SUITE = Path(__file__).resolve().parent / "w3c-shacl-core" / "core"
+SUITE = Path(__file__).resolve().parents[1] / "w3c-shacl-core" / "core"
 MF = "http://www.w3.org/2001/sw/DataAccess/tests/test-manifest#"
 SHT = "http://www.w3.org/ns/shacl-test#"
 KEYS = (SH.focusNode, SH.resultPath, SH.value, SH.sourceShape, SH.sourceConstraintComponent, SH.resultSeverity)

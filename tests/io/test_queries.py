@@ -26,7 +26,7 @@ pytestmark = pytest.mark.filterwarnings(
     "ignore:Dataset.default_context is deprecated:DeprecationWarning"
 )
 
-FIXTURES = Path(__file__).parent / "queries"
+FIXTURES = Path(__file__).parents[1] / "queries"
 TESTED_KINDS = ("cq", "qc", "typology")
 
 

@@ -11,8 +11,8 @@ import pytest
 
 from kg.cli import main
 
-FIXTURES = Path(__file__).parent / "fixtures" / "sheets"
-SHAPE_FIXTURES = Path(__file__).parent / "shapes"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "sheets"
+SHAPE_FIXTURES = Path(__file__).parents[1] / "shapes"
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from rdflib import RDF, Graph, URIRef
 from kg.cli import main
 from kg.model import resources
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).parents[1]
 ADD = HERE / "add"
 SHEETS = HERE / "fixtures" / "sheets" / "valid"
 ENTRIES = sorted((ADD / "valid").iterdir()) + sorted((ADD / "invalid").iterdir())

@@ -23,7 +23,7 @@ import pytest
 from kg.io.atomic import recover
 from kg.cli import main
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).parents[1]
 VALID = HERE / "fixtures" / "sheets" / "valid"
 RUNS = int(os.environ.get("SMQI_KILLTEST_RUNS", "5"))
 SHEETS = ("studies.csv", "uses.csv")

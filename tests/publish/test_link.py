@@ -21,7 +21,7 @@ from kg.cli import main
 from pipelinedata import pipeline_data
 from kg.publish.link import Properties, link, normalise_title, read_source
 
-LINK = Path(__file__).parent / "link"
+LINK = Path(__file__).parents[1] / "link"
 A = "https://example.org/made-up-graph-a/"
 W = "https://example.org/made-up-wikibase/entity/"
 E = "https://example.org/made-up-endpoint/"

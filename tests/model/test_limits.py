@@ -9,7 +9,7 @@ from pathlib import Path
 from kg.cli import main
 from kg.model.limits import DEFAULTS, limit
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).parents[1]
 VALID = HERE / "fixtures" / "sheets" / "valid"
 STUDIES = VALID / "studies.csv"
 

@@ -20,7 +20,7 @@ from kg.model import resources
 from kg.cli import main
 from kg.model.namespaces import G_DERIVED, G_EVIDENCE, G_ONTOLOGY, G_PROVENANCE, G_REFERENCE, G_VOCAB, SMQI
 
-FIXTURES = Path(__file__).parent / "fixtures" / "sheets"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "sheets"
 OUTPUTS = ["smqi.trig", "smqi.nq", "store", "smqi.ttl", "smqi.nt", "smqi.jsonld", "summary.json", "validation.txt", "network",
            "void.ttl", "manifest.json", "report", "docs"]
 

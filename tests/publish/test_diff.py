@@ -16,7 +16,7 @@ import pytest
 
 from kg.cli import main
 
-FIXTURES = Path(__file__).parent / "fixtures" / "sheets" / "valid"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "sheets" / "valid"
 
 
 @pytest.fixture(scope="module")

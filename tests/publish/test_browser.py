@@ -134,7 +134,7 @@ def site(tmp_path_factory: pytest.TempPathFactory):
     derive(kg.dataset)
     report.write_report(store_from_dataset(kg.dataset), root / "report", claims=check_claims(kg.dataset),
                         network_report=network.analyse(kg.dataset))
-    many = assemble(Path(__file__).parent / "report" / "many")  # made up: 8 studies in one cell
+    many = assemble(Path(__file__).parents[1] / "report" / "many")  # made up: 8 studies in one cell
     derive(many.dataset)
     report.write_report(store_from_dataset(many.dataset), root / "many", claims=None,
                         network_report=network.analyse(many.dataset), cell_studies=5, study_rows=3)

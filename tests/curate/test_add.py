@@ -20,7 +20,7 @@ import pytest
 from kg.model import resources
 from kg.cli import main
 
-HERE = Path(__file__).parent / "add"
+HERE = Path(__file__).parents[1] / "add"
 VALID, INVALID = HERE / "valid", HERE / "invalid"
 SHEETS = ("studies.csv", "uses.csv")
 

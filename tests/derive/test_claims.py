@@ -25,7 +25,7 @@ from kg.model.namespaces import FABIO, PRISM, SCHEMA, SMQI
 from kg.derive.claims import NOT_CHECKABLE, NOT_SUPPORTED, SUPPORTED, check_claims
 from kg.io.review import G_REVIEW, REVIEW, review_graph
 
-SHEETS = Path(__file__).parent / "claims" / "sheets"
+SHEETS = Path(__file__).parents[1] / "claims" / "sheets"
 
 
 def rows(name: str) -> list[dict[str, str]]:

@@ -27,7 +27,7 @@ from kg.cli import main
 from kg.io.sheets import STUDY_COLUMNS, USE_COLUMNS
 from kg.io.queries import list_queries
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).parents[1]
 VALID_SHEETS = HERE / "fixtures" / "sheets" / "valid"
 ENTRY_TTL = (HERE / "add" / "valid" / "entry.ttl").read_text(encoding="utf-8")
 ENTRY_JSONLD = (HERE / "add" / "valid" / "entry.jsonld").read_text(encoding="utf-8")

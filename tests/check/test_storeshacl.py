@@ -20,7 +20,7 @@ from kg.check import storeshacl as fastshacl
 from pipelinedata import pipeline_data
 from kg.model.resources import ontology_file, shape_files, vocab_files
 
-FIXTURES = Path(__file__).resolve().parent / "shapes"
+FIXTURES = Path(__file__).resolve().parents[1] / "shapes"
 CASES = sorted(FIXTURES.glob("*/*/*.ttl"))
 
 

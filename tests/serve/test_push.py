@@ -13,7 +13,7 @@ from kg.serve.push import PushError, push, read_graphs
 from kg.serve.server import free_port, start_server
 from kg.io.store import query_endpoint
 
-SHEETS = Path(__file__).parent / "fixtures" / "sheets"
+SHEETS = Path(__file__).parents[1] / "fixtures" / "sheets"
 
 
 @pytest.fixture(scope="module")

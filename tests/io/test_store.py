@@ -20,10 +20,10 @@ from kg.io.store import open_store, parse_store_spec, query_store
 from kg.model.vocabularies import default_vocabulary
 from pipelinedata import pipeline_data
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from benchmarks.generate import generate  # noqa: E402
 
-SHEETS = Path(__file__).parent / "fixtures" / "sheets"
+SHEETS = Path(__file__).parents[1] / "fixtures" / "sheets"
 CQ = [q for q in list_queries() if q.kind == "cq"]
 
 
@@ -334,8 +334,8 @@ def _fast_models(graph: Graph) -> dict[str, str]:
     return {r["u"].value: r["m"].value for r in rows}
 
 
-@pytest.mark.parametrize("data", [Path(__file__).parent / "typology" / "uses.ttl",
-                                  Path(__file__).parent / "queries" / "assign" / "data.ttl", None],
+@pytest.mark.parametrize("data", [Path(__file__).parents[1] / "typology" / "uses.ttl",
+                                  Path(__file__).parents[1] / "queries" / "assign" / "data.ttl", None],
                          ids=["typology-fixture", "assign-fixture", "real"])
 def test_store_typology_equals_assign_rq(data: Path | None) -> None:
     """derive_on_store (the one derivation) gives the answer of the generic query assign.rq, run by
@@ -370,7 +370,7 @@ def test_store_typology_refuses_ties() -> None:
     graph.parse(resources.ontology_file())
     for path in resources.vocab_files():
         graph.parse(path)
-    graph.parse(Path(__file__).parent / "typology" / "uses.ttl")
+    graph.parse(Path(__file__).parents[1] / "typology" / "uses.ttl")
     feedback = URIRef("https://w3id.org/smqi/vocab/typology/feedback-seeking")
     consultation = URIRef("https://w3id.org/smqi/vocab/typology/consultation")
     graph.set((feedback, SMQI.rulePriority, graph.value(consultation, SMQI.rulePriority)))

@@ -37,7 +37,7 @@ pytestmark = pytest.mark.filterwarnings(
     "ignore:Dataset.default_context is deprecated:DeprecationWarning"
 )
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).parents[1]
 USES = HERE / "typology" / "uses.ttl"
 
 # What the real rules give the made-up uses of tests/typology/uses.ttl.

@@ -27,7 +27,7 @@ from rdflib.namespace import SH, SKOS
 from kg.model.namespaces import SCHEMES, scheme_iri
 from kg.model.resources import ontology_file, shape_files, vocab_files
 
-FIXTURES = Path(__file__).resolve().parent / "shapes"
+FIXTURES = Path(__file__).resolve().parents[1] / "shapes"
 KINDS = ("valid", "invalid")
 EXPECT_LINE = re.compile(r"^#\s*expect:(.*)$")
 EXPECT_KEYS = {"focus", "path", "component", "shape", "constraint", "severity"}

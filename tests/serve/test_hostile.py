@@ -25,7 +25,7 @@ from kg.serve.server import start_server
 from kg.serve.front import start_front
 
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[1].parent
 GRAPH = """@prefix smqi: <https://w3id.org/smqi/ontology#> .
 <https://w3id.org/smqi/kg/study/a2020> smqi:studyId "a2020" .
 <https://w3id.org/smqi/kg/study/b2021> smqi:studyId "b2021" .

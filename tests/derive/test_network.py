@@ -37,7 +37,7 @@ pytestmark = pytest.mark.filterwarnings(
     "ignore:Dataset.default_context is deprecated:DeprecationWarning"
 )
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).parents[1]
 FIXTURE = HERE / "network" / "data.ttl"
 # delta2023-1 gets no model: it must be reported as unclassified.
 MODELS = {
@@ -255,7 +255,7 @@ def test_deterministic_across_hash_seeds(
     kn.write_outputs(report, tmp_path / "here")
     env = dict(os.environ, PYTHONHASHSEED=hashseed)
     subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(HERE), str(tmp_path / "there")], env=env, check=True
+        [sys.executable, "-c", SCRIPT, str(Path(__file__).parent), str(tmp_path / "there")], env=env, check=True
     )
     for name in ("network.json", "bipartite.graphml", "cooccurrence.graphml"):
         assert (tmp_path / "here" / name).read_bytes() == (tmp_path / "there" / name).read_bytes()

@@ -26,7 +26,7 @@ from kg.model.namespaces import G_EVIDENCE, G_ONTOLOGY, G_VOCAB, SMQI, concept_i
 from kg.io.rdf import parse_into
 from kg.model.vocabularies import load_ontology_graph, load_vocab_graph
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).parents[1]
 FIXTURE = HERE / "reason" / "uses.ttl"
 SIGNATURE_FIXTURE = HERE / "reason" / "signatures.ttl"
 

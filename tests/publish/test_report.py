@@ -31,7 +31,7 @@ from pipelinedata import pipeline_data as assemble  # the pipeline's graphs as r
 from kg.io.store import store_from_dataset
 from kg.derive.typology import derive
 
-HERE = Path(__file__).parent / "report"
+HERE = Path(__file__).parents[1] / "report"
 
 
 def derived(data: Path | None = None) -> Graph:
@@ -367,7 +367,7 @@ def test_the_embedded_lists_cannot_end_the_script_block() -> None:
 
 def test_report_at_the_default_limits_on_a_synthetic_store(tmp_path: Path) -> None:
     """250 synthetic studies (benchmarks/generate.py) run through the pipeline into a store."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     from benchmarks.generate import generate
     from kg.publish.build import run_pipeline
     from kg.io.store import query_store

@@ -24,7 +24,7 @@ from kg.io.sheets import (
 from kg.model.namespaces import FABIO, PRISM, SMQI, concept_iri, study_iri, use_iri
 from kg.model.vocabularies import default_vocabulary
 
-FIXTURES = Path(__file__).parent / "fixtures" / "sheets"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "sheets"
 
 STUDY = {
     "study_id": "smitha2020", "first_author": "Smith A", "authors": "Smith A; Jones B", "year": "2020",
