@@ -74,10 +74,12 @@ def to_ox(term: Node):
     raise TypeError(f"cannot convert {term!r} to an Oxigraph term")
 
 
-def from_ox(term) -> Node | None:
+def from_ox(term, *, exact: bool = False) -> Node | None:
+    """A pyoxigraph term as an rdflib term (``None`` stays ``None``: an unbound variable). ``exact``
+    keeps a typed literal's lexical form as the store holds it (rdflib's normalisation off:
+    ``"1"^^xsd:double`` stays ``"1"``, not ``"1.0"``), as the SHACL engine needs."""
     from rdflib import BNode, Literal, URIRef
 
-    """A pyoxigraph term as an rdflib term (``None`` stays ``None``: an unbound variable)."""
     if term is None:
         return None
     if isinstance(term, ox.NamedNode):
@@ -88,7 +90,11 @@ def from_ox(term) -> Node | None:
         if term.language:
             return Literal(term.value, lang=term.language)
         datatype = term.datatype.value
-        return Literal(term.value, datatype=None if datatype == XSD_STRING else URIRef(datatype))
+        if datatype == XSD_STRING:
+            return Literal(term.value)
+        if exact:
+            return Literal(term.value, datatype=URIRef(datatype), normalize=False)
+        return Literal(term.value, datatype=URIRef(datatype))
     raise TypeError(f"cannot convert {term!r} to an rdflib term")
 
 

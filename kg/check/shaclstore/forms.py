@@ -16,10 +16,11 @@ from datetime import date, datetime, time
 from decimal import Decimal
 
 import pyoxigraph as ox
-from rdflib import BNode, Graph, Literal, URIRef
+from rdflib import Graph, Literal, URIRef
 from rdflib.term import Node
 
 from kg.io.store import to_ox
+from kg.io.store import from_ox
 
 __all__ = [
     "term_of", "WrittenForms", "stored_forms", "well_formed", "kind_of", "written_forms_of",
@@ -44,22 +45,8 @@ _PYTHON_TYPES: dict[str, type | tuple[type, ...]] = {
 
 
 def term_of(term) -> Node | None:
-    """A pyoxigraph term as an rdflib term, literals in the exact form the store holds (rdflib's own
-    normalisation off: ``"1"^^xsd:double`` stays ``"1"``, not ``"1.0"``). ``None`` stays ``None``."""
-    if term is None:
-        return None
-    if isinstance(term, ox.NamedNode):
-        return URIRef(term.value)
-    if isinstance(term, ox.BlankNode):
-        return BNode(term.value)
-    if isinstance(term, ox.Literal):
-        if term.language:
-            return Literal(term.value, lang=term.language)
-        datatype = term.datatype.value
-        if datatype == XSD + "string":
-            return Literal(term.value)
-        return Literal(term.value, datatype=URIRef(datatype), normalize=False)
-    raise TypeError(f"cannot convert {term!r} to an rdflib term")
+    """A pyoxigraph term as an rdflib term, literals in the exact form the store holds."""
+    return from_ox(term, exact=True)
 
 
 @dataclass
