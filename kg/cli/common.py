@@ -56,12 +56,8 @@ BUILD = Path("build")  # where `smqi build` writes by default; the reading comma
 
 
 def _inputs_now(data: Path, names: Sequence[str]) -> dict[str, str]:
-    import hashlib
-
+    from kg.io.atomic import sha256
     from kg.model import resources
-
-    def sha256(path: Path) -> str:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
 
     found = {}
     for name in names:

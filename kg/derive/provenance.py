@@ -16,7 +16,6 @@ Three layers, from the page to the build:
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -26,16 +25,13 @@ from rdflib import RDF, RDFS, XSD, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS, PROV
 
 from kg import __version__
+from kg.io.atomic import sha256
 from kg.io.sheets import Loaded, string_literal
 from kg.model.namespaces import BASE, SCHEMA
 
-__all__ = ["SPDX", "add_provenance", "derivation_lines", "sha256", "input_iri", "agent_iri"]
+__all__ = ["SPDX", "add_provenance", "derivation_lines", "input_iri", "agent_iri"]
 
 SPDX = Namespace("http://spdx.org/rdf/terms#")
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def input_iri(path: Path | str) -> URIRef:

@@ -35,7 +35,6 @@ __all__ = [
 
 TYPOLOGY = scheme_iri("typology")
 UNCLASSIFIED = "unclassified"
-ASSIGN_QUERY = "typology/assign"
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ run (``.build.new-<pid>-*``, ``.build.old-<pid>``) once their process is gone.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -26,7 +27,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
-__all__ = ["write_files", "recover", "swap_folder", "temp_folder", "clean_stale", "write_folder", "JOURNAL"]
+__all__ = ["sha256", "write_files", "recover", "swap_folder", "temp_folder", "clean_stale", "write_folder", "JOURNAL"]
+
+
+def sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, as hex (inputs in summary.json, provenance and the manifest)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 JOURNAL = ".smqi-write.journal"
 

@@ -37,7 +37,7 @@ from kg.io.queries import NamedQuery, QueryResult, load_query
 __all__ = [
     "parse_store_spec", "to_ox", "from_ox", "write_store", "write_nquads_store", "open_store",
     "store_from_dataset", "graphs_of", "quads_by_subject", "select_store", "query_store", "query_endpoint", "http_opener",
-    "select_union", "select_text", "dataset_of", "swap_in",
+    "select_union", "select_text", "dataset_of",
 ]
 
 SCHEME = "oxigraph:"
@@ -101,10 +101,6 @@ def from_ox(term, *, exact: bool = False) -> Node | None:
 # ---------------------------------------------------------------- writing and opening stores
 
 
-def swap_in(new: Path, out: Path) -> None:
-    swap_folder(new, out)  # one atomic folder swap for builds and stores alike (kg.io.atomic)
-
-
 def write_nquads_store(chunks: Iterable[bytes], directory: Path) -> Path:
     """Bulk-load N-Quads ``chunks`` into a new store at ``directory``, replacing it only on success."""
     directory = Path(directory)
@@ -116,7 +112,7 @@ def write_nquads_store(chunks: Iterable[bytes], directory: Path) -> Path:
             store.bulk_load(chunk, ox.RdfFormat.N_QUADS)
         store.flush()
         del store  # closes RocksDB before the folder moves
-        swap_in(tmp, directory)
+        swap_folder(tmp, directory)  # one atomic folder swap for builds and stores alike
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -19,7 +19,7 @@ from typing import Callable
 import pyoxigraph as ox
 from rdflib import URIRef
 
-from kg.io.atomic import write_folder
+from kg.io.atomic import sha256, write_folder
 from kg.io.rdf import nquads_of
 from kg.model import resources
 from kg.model.errors import JavaMissing, Problem
@@ -27,7 +27,7 @@ from kg.model.namespaces import G_DERIVED, G_PROVENANCE
 from kg.publish.manifest import STORE
 from kg.publish.pipeline import NOTICE, Pipeline, run_pipeline
 
-__all__ = ["NOTICE", "STORE", "Pipeline", "run_pipeline", "build", "sha256", "add_store_provenance"]
+__all__ = ["NOTICE", "STORE", "Pipeline", "run_pipeline", "build", "add_store_provenance"]
 
 
 def add_store_provenance(pipe: Pipeline, started: datetime) -> None:
@@ -47,12 +47,6 @@ def add_store_provenance(pipe: Pipeline, started: datetime) -> None:
     if pipe.loaded is not None:
         lines.append("".join(derivation_lines(pipe.loaded, activity, str(G_PROVENANCE))).encode("utf-8"))
     pipe.store.bulk_load(b"".join(lines), ox.RdfFormat.N_QUADS)
-
-
-def sha256(path: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _disk_store(folder: Path, nquads: Path) -> None:

@@ -6,11 +6,11 @@ and the typology assignment of every use.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 from kg import __version__
+from kg.io.atomic import sha256
 
 __all__ = ["manifest", "write_manifest", "MANIFEST"]
 
@@ -18,22 +18,18 @@ MANIFEST = "manifest.json"
 STORE = "store"  # the build's Oxigraph store folder inside a build folder (build/store/)
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def manifest(folder: Path, summary: dict, inputs: list[Path], rows: list[tuple[str, int, str]]) -> dict:
     """The manifest of the build files in ``folder``: every file but the manifest itself and the store
     (``store/``, a database whose files change when it is opened; ``smqi.nq`` holds its content)."""
     folder = Path(folder)
-    outputs = {str(p.relative_to(folder)): _sha256(p) for p in sorted(folder.rglob("*"))
+    outputs = {str(p.relative_to(folder)): sha256(p) for p in sorted(folder.rglob("*"))
                if p.is_file() and p.name != MANIFEST and p.relative_to(folder).parts[0] != STORE}
     return {
         "smqi_kg_version": __version__,
         "built_at": summary.get("built_at"),
         "counts": summary.get("counts", {}),
         "outputs": outputs,
-        "inputs": {(f"entries/{p.name}" if p.parent.name == "entries" else p.name): _sha256(p) for p in inputs},
+        "inputs": {(f"entries/{p.name}" if p.parent.name == "entries" else p.name): sha256(p) for p in inputs},
         "typology": [{"study_id": s, "use_no": n, "model": m} for s, n, m in rows],
     }
 

@@ -27,7 +27,7 @@ from kg.io.jsonld import JsonLdWriter
 from kg.io.store import graphs_of, quads_by_subject
 
 __all__ = ["DATASET_FILES", "file_prefixes", "write_dataset_files", "shared_triples", "union_triples",
-           "write_jsonld", "write_store_jsonld", "store_to_jsonld"]
+           "write_store_jsonld", "store_to_jsonld"]
 
 DATASET_FILES = ("smqi.trig", "smqi.nq", "smqi.ttl", "smqi.nt", "smqi.jsonld")
 # kg.dataset.PREFIXES, then the other namespaces of the JSON-LD context (ontology/context.jsonld)
@@ -85,14 +85,6 @@ def _quads(store: ox.Store, nq: BinaryIO | None, jsonld: JsonLdWriter | None) ->
             if jsonld is not None:
                 jsonld.node(subject, quads)
             yield from quads
-
-
-def write_jsonld(store: ox.Store, path: Path) -> Path:
-    """``smqi.jsonld``: every quad of ``store`` as JSON-LD with the project context."""
-
-    with Path(path).open("w", encoding="utf-8", newline="\n") as handle:
-        write_store_jsonld(store, handle)
-    return Path(path)
 
 
 def write_dataset_files(store: ox.Store, folder: Path, *, jsonld: bool = True) -> list[Path]:
