@@ -10,7 +10,7 @@ from rdflib import Dataset, Graph, URIRef
 
 from kg.derive.claims import G_REVIEW
 from kg.io.store import dataset_of
-from kg.model.namespaces import G_DERIVED, G_EVIDENCE, G_REFERENCE, G_VOCAB
+from kg.model.namespaces import G_CODINGS, G_DERIVED, G_EVIDENCE, G_REFERENCE, G_VOCAB
 from kg.publish.pipeline import run_pipeline
 
 
@@ -24,9 +24,10 @@ class PipelineData:
         return self.dataset.graph(name)
 
     def shacl_data_graph(self) -> Graph:
-        """Evidence + reference + vocabularies + the review: what the shapes are checked against."""
+        """Evidence + reference + vocabularies + the review + the codings: what the shapes are checked
+        against."""
         data = Graph()
-        for name in (G_EVIDENCE, G_REFERENCE, G_VOCAB, G_REVIEW):
+        for name in (G_EVIDENCE, G_REFERENCE, G_VOCAB, G_REVIEW, G_CODINGS):
             for triple in self.dataset.graph(name):
                 data.add(triple)
         return data

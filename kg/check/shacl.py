@@ -67,7 +67,7 @@ def shapes_graph() -> Graph:
 def entry_of(node: object) -> str | None:
     """A short id for a node: the study id, study_id-use_no, or the IRI."""
     text = str(node)
-    for kind in ("study/", "use/", "income-classification/"):
+    for kind in ("study/", "use/", "coding/", "income-classification/"):
         if text.startswith(f"{BASE}kg/{kind}"):
             return text[len(f"{BASE}kg/{kind}"):]
     return text if isinstance(node, URIRef) else None

@@ -21,8 +21,8 @@ EXIT_CODES = """exit codes:
   2  usage error, or input that cannot be read (missing file, broken Turtle, bad CSV header)"""
 
 # In the order of `smqi --help`; each module has register(add) and run(args).
-COMMANDS = ("build", "validate", "add", "diff", "export", "query", "link", "claims", "typology", "network",
-            "report", "docs", "serve", "push")
+COMMANDS = ("build", "validate", "add", "diff", "export", "query", "link", "claims", "agreement", "typology",
+            "network", "report", "docs", "serve", "push")
 
 
 def make_parser() -> argparse.ArgumentParser:

@@ -121,9 +121,12 @@ def _check(graph: Graph, claim: _Claim) -> ClaimVerdict:
             "A count of the review's own included studies cannot be checked against an independent "
             "extraction (not the review's list of 40 studies); our count is shown for comparison.")
         if claim.dimension == "typology":
+            used = int(row[3].toPython())
+            numbers["models_with_a_use"] = used
             verdict.explanation = (
                 "Our typology's models come from the codebook, which follows the review's typology, "
-                "so an equal count is not independent evidence; our count is shown for comparison.")
+                "so an equal count is not independent evidence; our count is shown for comparison "
+                f"({used} of our {int(row[2].toPython())} models have at least one use in this evidence).")
         return verdict
     if claim.kind == "most-common" and prop is not None and len(keys) == 1:
         counts = _table(graph, "claim-studies-per-key", {"property": prop})

@@ -99,7 +99,7 @@ def evidence_query(models_in_derived_graph: bool = True) -> str:
   UNION {{ ?o <{_SKOS}notation> ?x BIND ("notation" AS ?kind) }}
   UNION {{ ?o <{_SKOS}prefLabel> ?x FILTER (lang(?x) = "" || langMatches(lang(?x), "en"))
           BIND ("label" AS ?kind) }}
-  UNION {{ {model} BIND ("model" AS ?kind) }}
+  UNION {{ {model} . ?s a <{smqi}SocialMediaUse> BIND ("model" AS ?kind) }}
 }}"""
 
 

@@ -248,9 +248,11 @@ def rules_graph(store: ox.Store) -> Graph:
 
 
 def _rule_pattern(model: Model, n: int) -> str:
-    """The uses ``model``'s rule matches, as a pattern over ?use (every triple from any named graph)."""
+    """The uses ``model``'s rule matches, as a pattern over ?use (every triple from any named graph):
+    the consensus uses and each coder's codings of them (``smqi:Coding``), whose models the agreement
+    queries compare."""
     smqi = str(SMQI)
-    parts = [f"GRAPH ?g{n}u {{ ?use a <{smqi}SocialMediaUse> }}"]
+    parts = [f"GRAPH ?g{n}u {{ ?use a ?unit{n} }} VALUES ?unit{n} {{ <{smqi}SocialMediaUse> <{smqi}Coding> }}"]
     parts += [f"GRAPH ?g{n}c{i} {{ ?use <{smqi}communicationModel> <{c}> }}"
               for i, c in enumerate(sorted(model.comm_model_iris))]
     parts += [f"GRAPH ?g{n}h{i} {{ ?use <{smqi}host> <{h}> }}" for i, h in enumerate(sorted(model.host_iris))]
@@ -292,7 +294,8 @@ def derive_on_store(store: ox.Store, models: Sequence[Model] | None = None) -> t
         f"SELECT (COUNT(DISTINCT ?u) AS ?n) WHERE {{ ?u a <{smqi}SocialMediaUse> FILTER (isIRI(?u)) }}",
         use_default_graph_as_union=True)]
     (assigned,), = [(int(r["n"].value),) for r in store.query(
-        f"SELECT (COUNT(DISTINCT ?u) AS ?n) WHERE {{ GRAPH {derived} {{ ?u <{smqi}modelOfUse> ?m }} }}")]
+        f"SELECT (COUNT(DISTINCT ?u) AS ?n) WHERE {{ GRAPH {derived} {{ ?u <{smqi}modelOfUse> ?m }} "
+        f"?u a <{smqi}SocialMediaUse> }}", use_default_graph_as_union=True)]
     return uses, uses - assigned
 
 

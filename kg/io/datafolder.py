@@ -14,15 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyoxigraph as ox
-from rdflib import Graph
+from rdflib import RDF, Graph
 
 from kg.io.rdf import nquads_of, parse_into
-from kg.io.sheets import Loaded, load_sheets
+from kg.io.sheets import Loaded, LoadedCodings, load_codings, load_sheets
 from kg.model import resources
-from kg.model.namespaces import G_EVIDENCE, SMQI
+from kg.model.namespaces import BASE, G_CODINGS, G_EVIDENCE, SMQI
 from kg.model.vocabularies import Vocabulary
 
-__all__ = ["DataFiles", "data_files", "read_entry_graph", "BulkLoader", "Evidence", "load_evidence"]
+__all__ = ["DataFiles", "data_files", "read_entry_graph", "split_codings", "BulkLoader", "Evidence",
+           "load_evidence"]
 
 
 @dataclass
@@ -36,6 +37,7 @@ class DataFiles:
     claims: Path
     sssom: Path
     entries: list[Path] = field(default_factory=list)
+    codings: Path | None = None  # both coders' codings of every use; a folder without one has none
 
 
 def data_files(data_dir: Path | None = None) -> DataFiles:
@@ -50,7 +52,8 @@ def data_files(data_dir: Path | None = None) -> DataFiles:
                      income=own_or_shipped("world_bank_income_groups.csv"),
                      claims=own_or_shipped("review_claims.csv"),
                      sssom=shipped / "platform_mappings.sssom.tsv",
-                     entries=sorted((root / "entries").glob("*.ttl")))
+                     entries=sorted((root / "entries").glob("*.ttl")),
+                     codings=root / "codings.csv" if (root / "codings.csv").exists() else None)
 
 
 def read_entry_graph(files: list[Path]) -> Graph:
@@ -59,6 +62,22 @@ def read_entry_graph(files: list[Path]) -> Graph:
     for path in files:
         parse_into(graph, path)
     return graph
+
+
+def split_codings(graph: Graph) -> tuple[Graph, Graph]:
+    """``graph`` (entries) as (evidence, codings): the ``smqi:Coding`` nodes and the coders they are
+    attributed to go to the codings graph, everything else stays evidence."""
+    from rdflib.namespace import PROV
+
+    codings = set(graph.subjects(RDF.type, SMQI.Coding))
+    coders = {c for node in codings for c in graph.objects(node, PROV.wasAttributedTo)}
+    coders = {c for c in coders if str(c).startswith(f"{BASE}kg/coder/")}
+    if not codings:
+        return graph, Graph()
+    evidence, coding_graph = Graph(), Graph()
+    for triple in graph:
+        (coding_graph if triple[0] in codings or triple[0] in coders else evidence).add(triple)
+    return evidence, coding_graph
 
 
 class BulkLoader:
@@ -107,6 +126,8 @@ class Evidence:
     loaded: Loaded
     entry_graph: Graph
     entry_files: list[Path]
+    codings: LoadedCodings | None = None  # codings.csv of the folder, when it has one
+    entry_codings: Graph = field(default_factory=Graph)  # codings carried by entries/*.ttl
 
     @property
     def entry_ids(self) -> set[str]:
@@ -115,21 +136,30 @@ class Evidence:
 
 def load_evidence(files: DataFiles, vocab: Vocabulary, store: ox.Store, *, links_graph: str | None = None,
                   meanwhile: Callable[[BulkLoader, Graph], None] | None = None) -> Evidence:
-    """Check the sheets and load them with ``entries/*.ttl`` into the evidence graph of ``store``.
+    """Check the sheets and load them with ``entries/*.ttl`` into the evidence graph of ``store``, and
+    ``codings.csv`` (with the codings that entries carry) into the codings graph.
 
     Raises InputInvalid (every row problem) like ``load_sheets``. ``meanwhile(loader, entry_graph)`` runs once
     the sheets are read while the thread is still loading: it may queue more N-Quads (loaded
     after the evidence) and prepare what comes next."""
-    entry_graph = read_entry_graph(files.entries)
+    entry_graph, entry_codings = split_codings(read_entry_graph(files.entries))
     entry_ids = {str(o) for o in entry_graph.objects(None, SMQI.studyId)}
     loader = BulkLoader(store)
+    codings = None
     try:
         loaded = load_sheets(files.studies, files.uses, vocab, graph=str(G_EVIDENCE), known_study_ids=entry_ids,
                              links_graph=links_graph, sink=loader.put)
         if len(entry_graph):
             loader.put(nquads_of(entry_graph, G_EVIDENCE), counted=False)
+        if files.codings is not None:
+            uses = {f"{BASE}kg/use/{entry}" for _row, entry in loaded.use_rows}
+            uses |= {str(u) for u in entry_graph.subjects(RDF.type, SMQI.SocialMediaUse)}
+            codings = load_codings(files.codings, vocab, graph=str(G_CODINGS), known_uses=uses)
+            loader.put("".join(codings.lines).encode("utf-8"), counted=False)
+        if len(entry_codings):
+            loader.put(nquads_of(entry_codings, G_CODINGS), counted=False)
         if meanwhile is not None:
             meanwhile(loader, entry_graph)
     finally:
         loader.close()
-    return Evidence(loaded, entry_graph, files.entries)
+    return Evidence(loaded, entry_graph, files.entries, codings, entry_codings)

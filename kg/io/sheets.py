@@ -38,7 +38,8 @@ __all__ = [
     "Origin", "Existing", "Loaded", "normalise_doi", "read_sheet", "display_path", "load_sheets",
     "load_income_groups", "string_literal", "STUDY_COLUMNS", "USE_COLUMNS", "INCOME_COLUMNS",
     "STUDY_REQUIRED", "USE_REQUIRED", "USE_CODED", "STUDY_ID_RE", "DOI_RE", "PMID_RE", "YEAR_RE",
-    "FIRST_YEAR", "NOT_STATED", "COLUMN_OF", "IRI_BAD",
+    "FIRST_YEAR", "NOT_STATED", "COLUMN_OF", "IRI_BAD", "CODING_COLUMNS", "CODER_RE", "LoadedCodings",
+    "load_codings",
 ]
 
 STUDY_COLUMNS = [
@@ -48,6 +49,10 @@ STUDY_COLUMNS = [
 USE_COLUMNS = [
     "study_id", "use_no", "platforms", "communication_model", "host", "user_populations",
     "qi_activities", "qi_stages", "note", "confidence",
+]
+CODING_COLUMNS = [
+    "coder", "study_id", "use_no", "platforms", "communication_model", "host", "user_populations",
+    "qi_activities", "qi_stages",
 ]
 INCOME_COLUMNS = ["country_code", "country_name", "wikidata", "fiscal_year", "income_group", "source"]
 
@@ -69,6 +74,7 @@ USE_CODED = {
 
 STUDY_ID_RE = re.compile(r"^[a-z]+[0-9]{4}[a-z]?$")
 YEAR_RE = re.compile(r"^[0-9]{4}$")
+CODER_RE = re.compile(r"^[a-z][a-z0-9-]{0,39}$")  # coder keys such as coder-1
 USE_NO_RE = re.compile(r"[1-9][0-9]{0,8}")
 URL_RE = re.compile(r"^https?://\S+$")
 IRI_BAD = re.compile(r'[<>"{}|^`\\]')  # characters an IRI cannot hold (RFC 3987), beyond spaces
@@ -512,6 +518,88 @@ def _closest(value: str, candidates: set[str]) -> str | None:
 
     close = difflib.get_close_matches(value, sorted(candidates), n=1, cutoff=0.7)
     return close[0] if close else None
+
+
+@dataclass
+class LoadedCodings:
+    """``codings.csv`` as N-Quads lines: one ``smqi:Coding`` per row (one coder's independent coding of
+    one use) and one ``prov:Agent`` per coder; ``rows`` are (line, entry) of every coding, in sheet order,
+    the entry being ``study_id-use_no-coder``."""
+
+    file: str
+    graph_name: str | None = None
+    lines: list[str] = field(default_factory=list)
+    rows: list[tuple[int, str]] = field(default_factory=list)
+    coders: list[str] = field(default_factory=list)
+
+    @cached_property
+    def origins(self) -> dict[URIRef, Origin]:
+        """Coding node → Origin (file, row, entry)."""
+        return {URIRef(f"{BASE}kg/coding/{e}"): Origin(self.file, row, e) for row, e in self.rows}
+
+
+def load_codings(path: Path, vocab: Vocabulary, *, graph: str | None = None,
+                 known_uses: set[str] | None = None) -> LoadedCodings:
+    """Check and convert ``codings.csv`` (both coders' independent codings of every use, before
+    adjudication); raise InputInvalid listing every problem.
+
+    Each row becomes a ``smqi:Coding`` node ``…/kg/coding/<study_id>-<use_no>-<coder>``, attributed to
+    its coder (``prov:wasAttributedTo`` ``…/kg/coder/<coder>``, a ``prov:Agent``) and linked to the
+    consensus use it was adjudicated into (``smqi:adjudicatedInto``), with the coder's keys on the six
+    dimensions of a use. ``known_uses`` are the IRIs of the consensus uses: a coding of any other use is
+    a problem of its row. Lines are N-Quads in ``graph`` (N-Triples when None)."""
+    shown = display_path(path)
+    checker = _Checker(vocab, shown)
+    loaded = LoadedCodings(file=shown, graph_name=graph)
+    g = f" <{graph}> .\n" if graph else " .\n"
+    add = loaded.lines.append
+    rdf_type = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
+    coding_type, into, by = f"<{SMQI.Coding}>", f"<{SMQI.adjudicatedInto}>", f"<{PROV.wasAttributedTo}>"
+    agent, label = f"<{PROV.Agent}>", "<http://www.w3.org/2000/01/rdf-schema#label>"
+    coded = [(col, slug, f"<{pred}>", multi) for col, (slug, pred, multi) in USE_CODED.items()]
+    seen: dict[tuple[str, str, str], int] = {}
+    for row, rec in read_sheet(path, CODING_COLUMNS):
+        coder, sid, no = rec["coder"], rec["study_id"], rec["use_no"]
+        entry = f"{sid}-{no}-{coder}"
+        checker.required(row, entry, rec, CODING_COLUMNS)
+        if coder and not CODER_RE.match(coder):
+            checker.add(row, entry, "coder", coder, "coder must be a short key in lower case (letters, digits "
+                        "and '-'), such as coder-1.", allowed="pattern ^[a-z][a-z0-9-]{0,39}$")
+            continue
+        if no and not USE_NO_RE.fullmatch(no):
+            checker.add(row, entry, "use_no", no, "use_no must be a whole number from 1 (1, 2, … within the study).")
+            continue
+        if sid and not STUDY_ID_RE.match(sid):
+            checker.add(row, entry, "study_id", sid, "study_id must be a study_id of the studies sheet.",
+                        allowed="pattern ^[a-z]+[0-9]{4}[a-z]?$")
+            continue
+        if not (coder and sid and no):
+            continue
+        use = f"{BASE}kg/use/{sid}-{no}"
+        if known_uses is not None and use not in known_uses:
+            checker.add(row, entry, "use_no", no, f"this coding is of use {sid}-{no}, which is not a use of the "
+                        "uses sheet or of entries/: a coding belongs to a consensus use.")
+            continue
+        if (coder, sid, no) in seen:
+            checker.add(row, entry, "coder", coder, f"duplicate coding: {coder} already coded use {sid}-{no} on "
+                        f"row {seen[(coder, sid, no)]}.")
+            continue
+        seen[(coder, sid, no)] = row
+        node = f"<{BASE}kg/coding/{entry}>"
+        if coder not in loaded.coders:
+            loaded.coders.append(coder)
+            add(f"<{BASE}kg/coder/{coder}> {rdf_type} {agent}{g}")
+            add(f"<{BASE}kg/coder/{coder}> {label} {string_literal(coder)}{g}")
+        loaded.rows.append((row, entry))
+        add(f"{node} {rdf_type} {coding_type}{g}")
+        add(f"{node} {into} <{use}>{g}")
+        add(f"{node} {by} <{BASE}kg/coder/{coder}>{g}")
+        for col, slug, pred, multi in coded:
+            for concept in checker.keys(row, entry, col, rec[col], slug, multi):
+                add(f"{node} {pred} <{concept}>{g}")
+    if checker.problems:
+        raise InputInvalid(problems=checker.problems)
+    return loaded
 
 
 def load_income_groups(path: Path, vocab: Vocabulary) -> Graph:

@@ -8,7 +8,8 @@ from rdflib.namespace import DefinedNamespace
 __all__ = [
     "SMQI", "scheme_iri", "concept_iri", "study_iri", "use_iri", "classification_iri", "BASE",
     "ONTOLOGY_IRI", "VOCAB", "KG", "GRAPH", "FABIO", "PRISM", "SCHEMA", "WD", "G_ONTOLOGY", "G_VOCAB",
-    "G_EVIDENCE", "G_REFERENCE", "G_PROVENANCE", "G_DERIVED", "PREFIXES", "bind_prefixes"
+    "G_EVIDENCE", "G_REFERENCE", "G_PROVENANCE", "G_DERIVED", "G_CODINGS", "PREFIXES", "bind_prefixes",
+    "coding_iri", "coder_iri"
 ]
 
 BASE = "https://w3id.org/smqi/"
@@ -23,6 +24,8 @@ class SMQI(DefinedNamespace):
     Review: URIRef
     Study: URIRef
     SocialMediaUse: URIRef
+    CodedUnit: URIRef
+    Coding: URIRef
     CodingConcept: URIRef
     Platform: URIRef
     CommunicationModel: URIRef
@@ -63,6 +66,7 @@ class SMQI(DefinedNamespace):
     codingNote: URIRef
     fiscalYear: URIRef
     modelOfUse: URIRef
+    adjudicatedInto: URIRef
     requiresCommunicationModel: URIRef
     requiresHost: URIRef
     requiresAnyActivity: URIRef
@@ -87,6 +91,7 @@ G_EVIDENCE = GRAPH.evidence
 G_REFERENCE = GRAPH.reference
 G_PROVENANCE = GRAPH.provenance
 G_DERIVED = GRAPH.derived
+G_CODINGS = GRAPH.codings  # each coder's independent coding of each use (data/codings.csv)
 
 # Codebook dimension -> (vocabulary scheme slug, ontology class)
 SCHEMES: dict[str, tuple[str, URIRef]] = {
@@ -118,6 +123,16 @@ def study_iri(study_id: str) -> URIRef:
 
 def use_iri(study_id: str, use_no: int | str) -> URIRef:
     return URIRef(f"{BASE}kg/use/{study_id}-{use_no}")
+
+
+def coding_iri(study_id: str, use_no: int | str, coder: str) -> URIRef:
+    """One coder's independent coding of one use (a row of ``codings.csv``)."""
+    return URIRef(f"{BASE}kg/coding/{study_id}-{use_no}-{coder}")
+
+
+def coder_iri(coder: str) -> URIRef:
+    """A coder (``prov:Agent``) by the key of the ``coder`` column of ``codings.csv``."""
+    return URIRef(f"{BASE}kg/coder/{coder}")
 
 
 def classification_iri(country: str, fiscal_year: str) -> URIRef:

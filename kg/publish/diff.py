@@ -3,8 +3,9 @@
 A side is a build folder (``summary.json`` + ``smqi.trig``; ``manifest.json`` when present) or a
 git revision of the data (``git show REV:data/studies.csv`` … into a temporary folder, built in
 memory). Reported: studies added, removed and changed (any triple about the study or its uses
-differs), uses whose model of use changed (and the models of added uses), and every count that
-moved: the totals and each row of each summary query.
+differs), uses whose model of use changed (and the models of added uses), every count that
+moved: the totals and each row of each summary query, and every inter-coder agreement figure that
+moved (``summary.json``'s ``agreement``, from ``kg.derive.agreement``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from rdflib import Dataset, Graph, URIRef
 
 from kg.model.errors import DataError, UsageError
-from kg.model.namespaces import G_DERIVED, G_EVIDENCE, SMQI
+from kg.model.namespaces import BASE, G_DERIVED, G_EVIDENCE, SMQI
 
 __all__ = [
     "Snapshot", "snapshot_of_store", "snapshot_of_data", "snapshot_of_build", "snapshot_of_git",
@@ -105,7 +106,8 @@ def snapshot_of_build(folder: Path) -> Snapshot:
         notations[concept] = str(notation)
     derived = dataset.graph(G_DERIVED) if isinstance(dataset, Dataset) else dataset
     models = {_tail(use): notations.get(model, _tail(model))
-              for use, model in derived.subject_objects(SMQI.modelOfUse)}
+              for use, model in derived.subject_objects(SMQI.modelOfUse)
+              if str(use).startswith(f"{BASE}kg/use/")}  # not the codings' models (kg.derive.agreement)
     return _from_graphs(str(folder), evidence, models, summary)
 
 
@@ -118,12 +120,12 @@ def snapshot_of_git(rev: str, repo: Path | None = None) -> Snapshot:
         raise UsageError("--git needs the git command, which is not installed")
     tmp = Path(tempfile.mkdtemp(prefix="smqi-diff-"))
     try:
-        for name in ("studies.csv", "uses.csv", "world_bank_income_groups.csv"):
+        for name in ("studies.csv", "uses.csv", "world_bank_income_groups.csv", "codings.csv"):
             done = subprocess.run(["git", "-C", str(repo), "show", f"{rev}:data/{name}"],
                                   capture_output=True, check=False)
             if done.returncode != 0:
-                if name == "world_bank_income_groups.csv":
-                    continue  # the pipeline falls back to the shipped table
+                if name in ("world_bank_income_groups.csv", "codings.csv"):
+                    continue  # the shipped table stands in; a revision without codings has none
                 message = done.stderr.decode("utf-8", "replace").strip()
                 raise DataError(f"git show {rev}:data/{name} failed: {message}")
             (tmp / name).write_bytes(done.stdout)
@@ -164,6 +166,22 @@ def _query_changes(old: dict, new: dict) -> dict[str, list[dict]]:
     return changes
 
 
+_AGREEMENT_FIGURES = ("uses", "agreements", "observed", "kappa", "mean_jaccard")
+
+
+def _agreement_changes(old: dict, new: dict) -> list[dict]:
+    """The agreement figures (per dimension) whose uses, agreements, share, kappa or mean Jaccard moved."""
+    def index(doc: dict) -> dict[str, dict]:
+        return {f["dimension"]: {k: f.get(k) for k in _AGREEMENT_FIGURES if f.get(k) is not None or k == "kappa"}
+                for f in (doc or {}).get("figures", [])}
+
+    before, after = index(old), index(new)
+    order = [f["dimension"] for f in (new or {}).get("figures", [])]
+    order += [d for d in before if d not in order]
+    return [{"dimension": d, "old": before.get(d, {}), "new": after.get(d, {})}
+            for d in order if before.get(d) != after.get(d)]
+
+
 def compare(old: Snapshot, new: Snapshot) -> dict:
     """The differences between two snapshots, as a JSON-ready dict."""
     def uses_of(snap: Snapshot, sid: str) -> list[dict]:
@@ -195,6 +213,7 @@ def compare(old: Snapshot, new: Snapshot) -> dict:
         "model_changes": model_changes,
         "counts": counts,
         "queries": _query_changes(old.summary.get("queries", {}), new.summary.get("queries", {})),
+        "agreement": _agreement_changes(old.summary.get("agreement", {}), new.summary.get("agreement", {})),
     }
 
 
@@ -231,7 +250,20 @@ def to_text(diff: dict) -> str:
     lines.append(f"Summary query rows changed: {sum(len(r) for r in diff['queries'].values())}")
     for name, rows in diff["queries"].items():
         lines.extend(f"  {name} [{_row_text(r['row'])}]: {moved(r)}" for r in rows)
+    changes = diff.get("agreement", [])
+    lines.append(f"Agreement figures changed: {len(changes)}")
+    for change in changes:
+        old, new = change["old"], change["new"]
+        parts = [f"{k} {_figure(old.get(k))} -> {_figure(new.get(k))}" for k in _AGREEMENT_FIGURES
+                 if old.get(k) != new.get(k) and (k in old or k in new)]
+        lines.append(f"  {change['dimension']}: " + "; ".join(parts))
     return "\n".join(lines) + "\n"
+
+
+def _figure(value: object) -> str:
+    if value is None:
+        return "undefined"
+    return f"{value:.4f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
 
 
 def moved(row: dict) -> str:

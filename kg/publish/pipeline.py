@@ -141,7 +141,9 @@ def run_pipeline(data_dir: Path | None = None, store_dir: Path | None = None,
         loaded, entry_graph = evidence.loaded, evidence.entry_graph
         progress("validating with SHACL (compiled to SPARQL)")
         results = validate_store(store, prepared["shapes"], prepared["written"], fallback=False) if check else []
-        problems, warnings = problems_of(results, vocab, loaded.origins if results else {},
+        origins = {**loaded.origins, **evidence.codings.origins} if results and evidence.codings else \
+            (loaded.origins if results else {})
+        problems, warnings = problems_of(results, vocab, origins,
                                          notations_in(store, results))
         report = Report(conforms=not problems, problems=problems, warnings=loaded.warnings + warnings)
         if problems:
@@ -194,6 +196,11 @@ def run_pipeline(data_dir: Path | None = None, store_dir: Path | None = None,
             "queries": {q.name: {"summary": q.summary, "rows": rows_of[q.name]} for q in cq},
         }
         summary["typology"] = {"unclassified_uses": unclassified, "owl_cross_check": "not run"}
+        if evidence.codings is not None or len(evidence.entry_codings):
+            from kg.derive.agreement import agreement
+
+            progress("computing the agreement of the independent codings")
+            summary["agreement"] = agreement(store).as_json()
     finally:
         if gc_was_enabled:
             # Everything made while the collector was off counts as new: enabling it as is would start a
@@ -202,4 +209,6 @@ def run_pipeline(data_dir: Path | None = None, store_dir: Path | None = None,
             gc.freeze()
             gc.enable()
     inputs = [files.studies, files.uses, files.income, *files.entries, files.sssom, files.claims]
+    if files.codings is not None:
+        inputs.append(files.codings)
     return Pipeline(store, report, summary, inputs, loaded)

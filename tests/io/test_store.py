@@ -114,6 +114,35 @@ def test_build_as_a_command_writes_everything_before_it_exits(tmp_path: Path) ->
     assert not (tmp_path / "c").exists()
 
 
+def coding_triples(path: Path) -> Graph:
+    """The oracle of the codings graph: ``codings.csv`` recomputed with the csv module and rdflib terms
+    from data/README.md (one smqi:Coding per row, attributed to its coder, adjudicated into its use)."""
+    import csv
+
+    from rdflib import RDF, RDFS, Literal
+    from rdflib.namespace import PROV
+
+    from kg.model.namespaces import SMQI, coder_iri, coding_iri, concept_iri, use_iri
+
+    columns = {"platforms": ("platform", SMQI.platform), "communication_model": ("communication-model",
+               SMQI.communicationModel), "host": ("host", SMQI.host), "user_populations": ("user-population",
+               SMQI.userPopulation), "qi_activities": ("qi-activity", SMQI.qiActivity),
+               "qi_stages": ("qi-stage", SMQI.qiStage)}
+    graph = Graph()
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        for rec in csv.DictReader(handle):
+            node, coder = coding_iri(rec["study_id"], rec["use_no"], rec["coder"]), coder_iri(rec["coder"])
+            graph.add((coder, RDF.type, PROV.Agent))
+            graph.add((coder, RDFS.label, Literal(rec["coder"])))
+            graph.add((node, RDF.type, SMQI.Coding))
+            graph.add((node, SMQI.adjudicatedInto, use_iri(rec["study_id"], rec["use_no"])))
+            graph.add((node, PROV.wasAttributedTo, coder))
+            for column, (slug, predicate) in columns.items():
+                for key in rec[column].split(";"):
+                    graph.add((node, predicate, concept_iri(slug, key.strip())))
+    return graph
+
+
 def sheet_triples(folder: Path) -> Graph:
     """The oracle: the evidence triples of ``folder``'s sheets recomputed with the csv module and rdflib
     terms, from the column table of data/README.md (no code of kg.io.sheets)."""
@@ -276,7 +305,7 @@ def test_build_dataset_equals_its_sources_read_with_rdflib(tmp_path: Path) -> No
     from kg.derive.typology import derive
     from kg.io.sheets import load_income_groups
     from kg.model.identifiers import G_LINKS, G_MAPPINGS, mapping_set_graph, read_sssom
-    from kg.model.namespaces import (G_EVIDENCE, G_ONTOLOGY, G_PROVENANCE, G_REFERENCE, G_VOCAB,
+    from kg.model.namespaces import (G_CODINGS, G_EVIDENCE, G_ONTOLOGY, G_PROVENANCE, G_REFERENCE, G_VOCAB,
                                      SCHEMA, study_iri)
     from kg.publish.build import build
 
@@ -290,7 +319,8 @@ def test_build_dataset_equals_its_sources_read_with_rdflib(tmp_path: Path) -> No
     for name, graph in ((G_EVIDENCE, sheet_triples(data)),
                         (G_REFERENCE, load_income_groups(data / "world_bank_income_groups.csv", vocab)),
                         (G_REVIEW, review_graph(data / "review_claims.csv", vocab)),
-                        (G_MAPPINGS, mapping_set_graph(read_sssom(data / "platform_mappings.sssom.tsv")))):
+                        (G_MAPPINGS, mapping_set_graph(read_sssom(data / "platform_mappings.sssom.tsv"))),
+                        (G_CODINGS, coding_triples(data / "codings.csv"))):
         target = oracle.graph(name)
         target += graph
     with (data / "studies.csv").open(newline="", encoding="utf-8") as handle:
@@ -330,7 +360,8 @@ def _fast_models(graph: Graph) -> dict[str, str]:
 
     store = _ox_store_of(graph)
     derive_on_store(store)
-    rows = store.query(f"SELECT ?u ?m WHERE {{ GRAPH <{G_DERIVED}> {{ ?u <{SMQI.modelOfUse}> ?m }} }}")
+    rows = store.query(f"SELECT ?u ?m WHERE {{ GRAPH <{G_DERIVED}> {{ ?u <{SMQI.modelOfUse}> ?m }} "
+                       f"?u a <{SMQI.SocialMediaUse}> }}", use_default_graph_as_union=True)
     return {r["u"].value: r["m"].value for r in rows}
 
 

@@ -211,8 +211,8 @@ def test_report_renders_without_errors(site, page: Page, tmp_path: Path) -> None
     assert sorted(i["src"] for i in facts["images"]) == sorted(f"figures/{f}" for f in report.FIGURES)
     for image in facts["images"]:
         assert image["w"] > 100 and image["h"] > 100 and image["shown"] > 100, image  # drawn, not broken
-    assert facts["studies"] == study_ids and len(study_ids) == 66
-    assert facts["visibleTitles"] == 66
+    assert facts["studies"] == study_ids and len(study_ids) > 0
+    assert facts["visibleTitles"] == len(study_ids)
     assert facts["cells"] > 100 and facts["filled"] > 10
     assert facts["css"] == "solid"  # report.css was loaded and applied
     assert "not the review's own list of 40 studies" in facts["notice"]

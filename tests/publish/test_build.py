@@ -18,7 +18,7 @@ from rdflib import RDF, Dataset, Graph
 
 from kg.model import resources
 from kg.cli import main
-from kg.model.namespaces import G_DERIVED, G_EVIDENCE, G_ONTOLOGY, G_PROVENANCE, G_REFERENCE, G_VOCAB, SMQI
+from kg.model.namespaces import G_CODINGS, G_DERIVED, G_EVIDENCE, G_ONTOLOGY, G_PROVENANCE, G_REFERENCE, G_VOCAB, SMQI
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "sheets"
 OUTPUTS = ["smqi.trig", "smqi.nq", "store", "smqi.ttl", "smqi.nt", "smqi.jsonld", "summary.json", "validation.txt", "network",
@@ -63,8 +63,8 @@ def test_outputs_written(built: Path) -> None:
 
 
 def test_counts_equal_the_sheets(summary: dict) -> None:
-    assert summary["counts"]["studies"] == len(rows("studies.csv")) == 66
-    assert summary["counts"]["uses"] == len(rows("uses.csv")) == 72
+    assert summary["counts"]["studies"] == len(rows("studies.csv")) > 0
+    assert summary["counts"]["uses"] == len(rows("uses.csv")) > 0
     assert "not that review's own list of 40 studies" in summary["notice"]
 
 
@@ -124,10 +124,16 @@ def test_named_graphs_kept_apart(built: Path) -> None:
     names = {g.identifier for g in ds.graphs()}
     assert {G_ONTOLOGY, G_VOCAB, G_EVIDENCE, G_REFERENCE, G_PROVENANCE} <= names
     evidence = ds.graph(G_EVIDENCE)
-    assert len(set(evidence.subjects(RDF.type, SMQI.Study))) == 66
+    assert len(set(evidence.subjects(RDF.type, SMQI.Study))) == len(rows("studies.csv"))
     assert list(evidence.triples((None, SMQI.modelOfUse, None))) == []  # derived triples live elsewhere
     assert len(set(ds.graph(G_VOCAB).subjects(RDF.type, SMQI.Study))) == 0
-    assert len(list(ds.graph(G_DERIVED).triples((None, SMQI.modelOfUse, None)))) == 72  # one per use
+    uses = set(evidence.subjects(RDF.type, SMQI.SocialMediaUse))
+    models = list(ds.graph(G_DERIVED).triples((None, SMQI.modelOfUse, None)))
+    assert len([t for t in models if t[0] in uses]) == len(rows("uses.csv"))  # one per use
+    codings = set(ds.graph(G_CODINGS).subjects(RDF.type, SMQI.Coding))
+    assert len(codings) == len(rows("codings.csv"))
+    assert {t[0] for t in models} - uses <= codings  # the rest are the codings' models (at most one each)
+    assert len(models) == len({t[0] for t in models})
 
 
 def test_independent_shacl_run_over_turtle_conforms(built: Path) -> None:
@@ -190,7 +196,7 @@ def test_build_into_new_folder_from_fixture(tmp_path: Path) -> None:
 
 def test_typology_in_summary_matches_assignments(summary: dict) -> None:
     uses = query_counts(summary, "uses-per-model", "uses")
-    assert sum(uses.values()) + summary["typology"]["unclassified_uses"] == 72
+    assert sum(uses.values()) + summary["typology"]["unclassified_uses"] == len(rows("uses.csv"))
     assert summary["typology"]["owl_cross_check"] == "HermiT agrees with the SPARQL derivation on every use"
 
 

@@ -111,3 +111,29 @@ def test_diff_git_revisions(tmp_path: Path, capsys) -> None:
     assert doc["studies_changed"][0]["study_id"] == "smitha2020"
     assert [u["use"] for u in doc["uses_removed"]] == ["smitha2020-2"]
     assert doc["counts"]["uses"] == {"old": 3, "new": 2}
+
+
+def test_diff_reports_agreement_that_moved(tmp_path: Path, capsys) -> None:
+    """Coder 2 agreeing with coder 1 on fixagrc2022-1's host moves the host figures only (made-up folder
+    tests/agreement/sheets: 3/4 agreements, kappa 5/9, become 4/4, kappa 1)."""
+    source = Path(__file__).parents[1] / "agreement" / "sheets"
+    old, new = tmp_path / "old", tmp_path / "new"
+    shutil.copytree(source, old)
+    shutil.copytree(source, new)
+    codings = (new / "codings.csv").read_text(encoding="utf-8")
+    changed = codings.replace("coder-2,fixagrc2022,1,twitter,one-way-outbound,government,",
+                              "coder-2,fixagrc2022,1,twitter,one-way-outbound,health-organisation,")
+    assert changed != codings
+    (new / "codings.csv").write_text(changed, encoding="utf-8")
+    for folder in (old, new):
+        assert main(["build", "--data", str(folder), "--out", str(folder / "build"), "--quiet", "--no-owl"]) == 0
+    capsys.readouterr()
+    assert main(["diff", str(old / "build"), str(new / "build"), "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["agreement"] == [{"dimension": "host",
+                                 "old": {"uses": 4, "agreements": 3, "observed": 0.75, "kappa": 0.5556},
+                                 "new": {"uses": 4, "agreements": 4, "observed": 1.0, "kappa": 1.0}}]
+    assert doc["studies_changed"] == [] and doc["model_changes"] == []
+    assert main(["diff", str(old / "build"), str(new / "build")]) == 0
+    out = capsys.readouterr().out
+    assert "Agreement figures changed: 1\n  host: agreements 3 -> 4; observed 0.75 -> 1; kappa 0.5556 -> 1\n" in out

@@ -83,7 +83,7 @@ def test_jsonld_uses_short_keys_and_codebook_values(jsonld_text: str) -> None:
     graphs = {g["@id"]: g["@graph"] for g in doc["@graph"]}
     assert str(G_EVIDENCE) in graphs and str(G_DERIVED) in graphs
     uses = [n for n in graphs[str(G_EVIDENCE)] if n.get("@type") == "SocialMediaUse"]
-    assert len(uses) == 72
+    assert len(uses) == len(sheet("uses.csv"))
     ahne = next(n for n in uses if n["@id"].endswith("/ahne2020-1"))
     assert ahne["platforms"] == ["twitter"] and ahne["host"] == "third-party-platform"
     assert ahne["reported_in"] == "kg:study/ahne2020"
@@ -109,7 +109,7 @@ def test_csv_one_row_per_use(capsys: pytest.CaptureFixture) -> None:
     assert main(["export", "--format", "csv"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     uses = sheet("uses.csv")
-    assert len(rows) == len(uses) == 72
+    assert len(rows) == len(uses) > 0
     by_id = {(r["study_id"], r["use_no"]): r for r in rows}
     for use in uses:
         row = by_id[(use["study_id"], use["use_no"])]
@@ -126,7 +126,7 @@ def test_orkg_csv_one_row_per_study(tmp_path: Path) -> None:
         assert reader.fieldnames == ORKG_COLUMNS
         rows = list(reader)
     studies = sheet("studies.csv")
-    assert len(rows) == len(studies) == 66
+    assert len(rows) == len(studies) > 0
     by_title = {r["paper:title"]: r for r in rows}
     for study in studies:
         row = by_title[study["title"]]
