@@ -249,8 +249,9 @@ def test_broken_variants_of_real_rows_are_rejected(split, tmp_path: Path, capsys
 
 @pytest.mark.parametrize("failing_call", [1, 2])
 def test_crash_between_write_and_rename_leaves_old_data(split, monkeypatch, capsys, failing_call: int) -> None:
-    """os.replace raises on its first (nothing renamed yet) or second call (one file already
-    renamed, so it must be rolled back): either way every data file is byte-identical to before."""
+    """os.replace raises on its first (the journal: nothing renamed yet) or second call (one file
+    already renamed, so it must be rolled back): either way every data file is byte-identical to
+    before, and the error is a message (exit 2), not a traceback."""
     data, new = split
     before = {name: (data / name).read_bytes() for name in SHEETS}
     real_replace = os.replace
@@ -263,9 +264,10 @@ def test_crash_between_write_and_rename_leaves_old_data(split, monkeypatch, caps
         return real_replace(src, dst)
 
     monkeypatch.setattr(os, "replace", crashing)
-    with pytest.raises(OSError, match="simulated crash"):
-        from kg.curate.add import add_entries
+    from kg.curate.add import add_entries
+    from kg.model.errors import DataError
 
+    with pytest.raises(DataError, match="failed: simulated crash; nothing was changed: every file is as it was"):
         add_entries([Path(p) for p in new_sheets(new)], data)
     for name in SHEETS:
         assert (data / name).read_bytes() == before[name]

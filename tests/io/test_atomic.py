@@ -2,7 +2,8 @@
 
 `smqi add` runs in a subprocess and is killed after a random delay (seeded) between 0 and its
 typical runtime; each data file must then be byte-identical to the old or the new version, and
-after kg.io.atomic.recover the pair of sheets is all old or all new, with no temporary file left.
+after kg.io.atomic.recover (under the folder's lock, as the next add runs it) the pair of sheets is
+all old or all new, with no temporary or lock file left.
 SMQI_KILLTEST_RUNS sets the number of kills (default 5; `make killtest` and `make fuzz` run 50).
 """
 
@@ -21,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from kg.io.atomic import recover
+from kg.io.lock import data_lock
 from kg.cli import main
 
 HERE = Path(__file__).parents[1]
@@ -74,12 +76,13 @@ def test_add_killed_at_random_points(tmp_path: Path) -> None:
         for name in SHEETS:
             assert files[name] in (old[name], after[name]), (run, name)
         journal = (data / ".smqi-write.journal").exists()
-        recover(data)
+        with data_lock(data, exclusive=True):  # what the next smqi add does first (the killed one's lock is gone)
+            recover(data)
         files = state(data)
         assert files == old or files == after, run
         kind = "old" if files == old else "new"
         outcomes["finished by recover" if journal else kind] += 1
-        assert sorted(p.name for p in data.iterdir()) == sorted(SHEETS), run  # no temporary file left
+        assert sorted(p.name for p in data.iterdir()) == sorted(SHEETS), run  # no temporary or lock file left
     print(f"\nSIGKILL of smqi add ({RUNS} runs, typical runtime {typical:.2f} s): {outcomes}")
 
 
