@@ -202,10 +202,10 @@ def _check_rdf(entries: Entries, existing: Existing, vocab: Vocabulary,
             sid = str(graph.value(node, SMQI.studyId) or str(node).rsplit("/", 1)[-1])
             named = study_id_of(node)
             if named is None:
-                what = ("it ends in '/': the id is missing" if str(node).endswith("/")
-                        else "it is not that")
-                add(node, "study_id", str(node), f"a study's IRI must be {STUDY_NS}<study_id>, the study id in "
-                    f"lower case ({what}).", allowed=f"{STUDY_NS} + pattern ^[a-z]+[0-9]{{4}}[a-z]?$")
+                what = ("this one ends in '/': the id is missing" if str(node).endswith("/")
+                        else "this one is not")
+                add(node, "study_id", str(node), f"a study's IRI must be {STUDY_NS}<study_id> ({what}).",
+                    allowed=f"{STUDY_NS} + a study id, pattern ^[a-z]+[0-9]{{4}}[a-z]?$")
             elif any(str(v) != named for v in graph.objects(node, SMQI.studyId)):
                 add(node, "study_id", sid, f"the study id differs from the one in the study's IRI ({named}).")
             if sid in existing.study_ids:

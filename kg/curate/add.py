@@ -64,8 +64,12 @@ def append_rows(path: Path, rows: list[dict[str, str]]) -> bytes:
     header = next(csv.reader(io.StringIO(text)), [])
     buffer = io.StringIO()
     writer = csv.writer(buffer, quoting=csv.QUOTE_MINIMAL, lineterminator=newline)
+    # the csv module quotes only the line terminator's characters: a cell holding a carriage return
+    # in a "\n" file would end its row early, so such a row is quoted whole
+    quoted = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator=newline)
     for row in rows:
-        writer.writerow([row.get(col, "") for col in header])
+        cells = [row.get(col, "") for col in header]
+        (quoted if any("\r" in c or "\n" in c for c in cells) else writer).writerow(cells)
     prefix = raw
     if raw and not raw.endswith(b"\n"):
         prefix += newline.encode()

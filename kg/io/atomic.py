@@ -268,9 +268,13 @@ def read_journal(folder: Path) -> list[tuple[Path, Path]]:
             raise _journal_refused(journal, f"file {number}'s target {item['target']!r} is not a data file "
                                    "of the folder (a name, or entries/<name>)")
         target = root.joinpath(*parts)
-        if not target.parent.resolve().is_relative_to(root) or target.is_symlink() or target in seen:
-            raise _journal_refused(journal, f"file {number}'s target {item['target']!r} leads outside the "
-                                   "folder, is a symbolic link or is named twice")
+        if not target.parent.resolve().is_relative_to(root):
+            raise _journal_refused(journal, f"file {number}'s target {item['target']!r} leads outside the folder "
+                                   f"(its folder is a symbolic link to {target.parent.resolve()})")
+        if target.is_symlink():
+            raise _journal_refused(journal, f"file {number}'s target {item['target']!r} is a symbolic link")
+        if target in seen:
+            raise _journal_refused(journal, f"file {number}'s target {item['target']!r} is named twice")
         seen.add(target)
         if not re.fullmatch(rf"\.{re.escape(target.name)}\.[A-Za-z0-9_]{{8}}\.tmp", item["temp"]):
             raise _journal_refused(journal, f"file {number}'s temporary file {item['temp']!r} is not "
@@ -405,11 +409,12 @@ def write_folder(out: Path, write) -> None:
     try:
         write(tmp)
         swap_folder(tmp, out)
-    except OSError as exc:
+    except (OSError, DataError) as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        if isinstance(exc, (BrokenPipeError, InterruptedError)):
+        cause = exc if isinstance(exc, OSError) else exc.__cause__  # a writer's "cannot write …" names the temp folder
+        if not isinstance(cause, OSError) or isinstance(cause, (BrokenPipeError, InterruptedError)):
             raise
-        raise os_error(exc, f"writing {out}", unchanged) from exc
+        raise os_error(cause, f"writing {out}", unchanged) from exc
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -147,11 +147,14 @@ def _acquire(folder: Path, exclusive: bool, wait: float) -> int | None:
                     raise os_error(exc, f"completing the interrupted smqi add in {folder}",
                                    "the data files are as the killed add left them") from None
             if exclusive:
-                os.ftruncate(fd, 0)
-                os.write(fd, f"add {os.getpid()}\n".encode())
+                try:  # who holds the folder, for the message of a run that waits (optional: a full disk)
+                    os.ftruncate(fd, 0)
+                    os.write(fd, f"add {os.getpid()}\n".encode())
+                except OSError:
+                    pass
             return fd
         except BaseException:
-            os.close(fd)
+            _release(folder, fd)  # (removes the lock file it made, unless another run holds it too)
             raise
 
 
