@@ -5,7 +5,10 @@ line ending, so the diff of a data file is exactly the new lines). Turtle / JSON
 ``<data>/entries/<study_id>.ttl``, which the pipeline loads with the sheets (kg.io.datafolder). Every file is written through
 kg.io.atomic (temporary file + os.replace, rolled back on failure): a failed add leaves every data file
 byte-identical. With ``keep_valid`` the valid entries are added and the rejected ones are written,
-with their messages, to a JSON file.
+with their messages, to a JSON file. The whole read-validate-write holds the data folder's lock
+exclusively (kg.io.lock), and every file written is checked to lie inside the data folder
+(``kg.io.atomic.inside``); an entry's file name is its validated study id
+(``kg.check.entries.study_id_of``).
 """
 
 from __future__ import annotations
