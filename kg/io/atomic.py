@@ -201,7 +201,10 @@ def _restore(path: Path, content: bytes | None, backup: Path | None = None) -> N
         os.replace(_write_temp(path, content), path)
     except BaseException:
         for stray in path.parent.glob(f".{path.name}.*.tmp"):
-            stray.unlink(missing_ok=True)
+            if stray != backup:
+                stray.unlink(missing_ok=True)
+        if path.is_symlink() or path.stat().st_nlink != 1:
+            raise  # writing in place would write through the link, maybe outside the folder
         path.write_bytes(content)  # last resort: the old bytes in place
 
 

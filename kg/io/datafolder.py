@@ -47,11 +47,16 @@ def data_files(data_dir: Path | None = None) -> DataFiles:
     def own_or_shipped(name: str) -> Path:
         return root / name if (root / name).exists() else shipped / name
 
-    return DataFiles(root=root, studies=root / "studies.csv", uses=root / "uses.csv",
-                     income=own_or_shipped("world_bank_income_groups.csv"),
-                     claims=own_or_shipped("review_claims.csv"),
-                     sssom=shipped / "platform_mappings.sssom.tsv",
-                     entries=entry_files(root))
+    files = DataFiles(root=root, studies=root / "studies.csv", uses=root / "uses.csv",
+                      income=own_or_shipped("world_bank_income_groups.csv"),
+                      claims=own_or_shipped("review_claims.csv"),
+                      sssom=shipped / "platform_mappings.sssom.tsv",
+                      entries=entry_files(root))
+    for path in (files.studies, files.uses, files.income, files.claims, *files.entries):
+        if path.exists() and not path.is_file():  # a FIFO or a device would hang or never end a read
+            raise DataError(f"{path}: not a regular file (a folder, a FIFO or a device); a data folder holds "
+                            "regular files only.")
+    return files
 
 
 def entry_files(root: Path) -> list[Path]:

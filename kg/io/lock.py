@@ -23,6 +23,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -118,7 +119,15 @@ def _acquire(folder: Path, exclusive: bool, wait: float) -> int | None:
         try:
             fd, why = _open(path, writer=exclusive)
         except OSError as exc:
-            raise os_error(exc, f"locking the data folder {folder} for writing", "nothing was changed") from None
+            raise os_error(exc, f"locking the data folder {folder} for {'writing' if exclusive else 'reading'}",
+                           "nothing was changed") from None
+        if fd is not None:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:  # a hard link would write outside
+                os.close(fd)
+                raise DataError(f"{path}: the lock file is not a regular file of its own (it is a special file or "
+                                f"has {info.st_nlink} names); smqi never makes one. Delete it (rm '{path}') and "
+                                "run the command again.")
         if fd is None:
             if os.path.lexists(folder / JOURNAL):
                 raise DataError(f"{folder}: an smqi add was killed there while it renamed its files "

@@ -78,3 +78,18 @@ def test_a_read_only_data_folder_is_built_and_validated(folders, tmp_path: Path,
         assert main(["validate", str(ENTRY), "--data", str(ro)]) == 0
         assert "Conforms: yes" in capsys.readouterr().out
         assert sorted(p.name for p in ro.iterdir()) == ["studies.csv", "uses.csv"]
+
+
+@pytest.mark.parametrize("name", ["studies.csv", "entries/testc2021.ttl"])
+def test_a_data_file_that_is_a_fifo_is_refused_not_read(folders, name: str) -> None:
+    """Reading a FIFO would wait forever: a data folder holds regular files only."""
+    import os
+
+    data, _outside = folders
+    (data / "entries").mkdir()
+    (data / name).unlink(missing_ok=True)
+    os.mkfifo(data / name)
+    with pytest.raises(DataError) as info:
+        data_files(data)
+    assert str(info.value) == (f"{data / name}: not a regular file (a folder, a FIFO or a device); a data folder "
+                               "holds regular files only.")

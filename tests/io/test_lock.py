@@ -140,3 +140,24 @@ def test_a_bad_wait_is_a_usage_error(monkeypatch, value: str) -> None:
     monkeypatch.setenv("SMQI_LOCK_WAIT_SECONDS", value)
     with pytest.raises(UsageError, match="give a number of seconds from 0 to 86400"):
         lock_wait_seconds()
+
+
+@pytest.mark.parametrize("kind", ["hard-link", "fifo"])
+def test_a_lock_file_that_is_not_its_own_regular_file_is_refused(data: Path, tmp_path: Path, kind: str) -> None:
+    """A hard link to a file outside would let the writer's note land outside the folder."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("victim\n", encoding="utf-8")
+    if kind == "hard-link":
+        os.link(victim, data / LOCK)
+        names = 2
+    else:
+        os.mkfifo(data / LOCK)
+        names = 1
+    for exclusive in (True, False):
+        with pytest.raises(DataError) as info:
+            with data_lock(data, exclusive=exclusive, wait=0):
+                pass
+        assert str(info.value) == (f"{data.resolve() / LOCK}: the lock file is not a regular file of its own (it is a "
+                                   f"special file or has {names} names); smqi never makes one. Delete it (rm "
+                                   f"'{data.resolve() / LOCK}') and run the command again.")
+    assert victim.read_text(encoding="utf-8") == "victim\n"
