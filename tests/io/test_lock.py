@@ -161,3 +161,22 @@ def test_a_lock_file_that_is_not_its_own_regular_file_is_refused(data: Path, tmp
                                    f"special file or has {names} names); smqi never makes one. Delete it (rm "
                                    f"'{data.resolve() / LOCK}') and run the command again.")
     assert victim.read_text(encoding="utf-8") == "victim\n"
+
+
+def test_build_and_validate_read_only_while_no_add_writes(data: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+    """The readers take the lock shared: while an add holds the folder they wait (here: not at all)
+    and stop with the message, writing nothing."""
+    from kg.cli import main
+
+    monkeypatch.setenv("SMQI_LOCK_WAIT_SECONDS", "0")
+    entry = HERE / "add" / "valid" / "entry.ttl"
+    with Holder(data, "ex") as holder:
+        for argv in (["build", "--data", str(data), "--out", str(tmp_path / "build"), "--no-owl", "--quiet"],
+                     ["validate", str(entry), "--data", str(data)]):
+            assert main(argv) == 2
+            assert capsys.readouterr().err == (
+                f"smqi {argv[0]}: error: another smqi add (process {holder.process.pid}) is running on "
+                f"{data.resolve()} and did not finish within 0 s; nothing was changed. Try again when it has "
+                "finished (or wait longer: SMQI_LOCK_WAIT_SECONDS).\n")
+    assert not (tmp_path / "build").exists()
+    assert main(["validate", str(entry), "--data", str(data)]) == 0  # released: at once
