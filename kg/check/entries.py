@@ -32,8 +32,10 @@ from kg.io.sheets import (
     normalise_doi,
     read_sheet,
     STUDY_COLUMNS,
+    STUDY_ID_RE,
     USE_COLUMNS,
 )
+from kg.model.iri import iri_error
 from kg.model.namespaces import BASE, FABIO, G_EVIDENCE, PRISM, SMQI, VOCAB
 from kg.io.rdf import FORMATS, parse_into
 from kg.io.store import from_ox, to_ox
@@ -41,6 +43,16 @@ from kg.model.vocabularies import Vocabulary, default_vocabulary
 
 STUDY_NS = f"{BASE}kg/study/"
 USE_NS = f"{BASE}kg/use/"
+
+
+def study_id_of(node: object) -> str | None:
+    """The study id a study IRI names: ``…/kg/study/<study_id>`` with a valid id, else None. The only
+    source of the file name ``entries/<study_id>.ttl`` that ``smqi add`` writes."""
+    text = str(node)
+    if not isinstance(node, URIRef) or not text.startswith(STUDY_NS):
+        return None
+    sid = text[len(STUDY_NS):]
+    return sid if STUDY_ID_RE.match(sid) else None
 
 
 @dataclass
@@ -188,6 +200,14 @@ def _check_rdf(entries: Entries, existing: Existing, vocab: Vocabulary,
             if not isinstance(node, URIRef):
                 continue
             sid = str(graph.value(node, SMQI.studyId) or str(node).rsplit("/", 1)[-1])
+            named = study_id_of(node)
+            if named is None:
+                what = ("this one ends in '/': the id is missing" if str(node).endswith("/")
+                        else "this one is not")
+                add(node, "study_id", str(node), f"a study's IRI must be {STUDY_NS}<study_id> ({what}).",
+                    allowed=f"{STUDY_NS} + a study id, pattern ^[a-z]+[0-9]{{4}}[a-z]?$")
+            elif any(str(v) != named for v in graph.objects(node, SMQI.studyId)):
+                add(node, "study_id", sid, f"the study id differs from the one in the study's IRI ({named}).")
             if sid in existing.study_ids:
                 add(node, "study_id", sid, "duplicate study_id: this study is already in the graph.")
             elif sid in new_studies:
@@ -226,6 +246,12 @@ def _check_rdf(entries: Entries, existing: Existing, vocab: Vocabulary,
             study = graph.value(use, SMQI.reportedIn)
             sid = str(study)[len(STUDY_NS):] if study is not None and str(study).startswith(STUDY_NS) else None
             no = graph.value(use, SMQI.useNumber)
+            for target in graph.objects(use, SMQI.reportedIn):
+                if study_id_of(target) is None:
+                    problems.append(Problem(
+                        message=f"a use must be reported in a study whose IRI is {STUDY_NS}<study_id>.",
+                        file=display_path(path), row=origin.row if origin else None,
+                        entry=origin.entry if origin else str(use), field="study_id", value=str(target)))
             if sid and sid not in all_new and sid not in existing.study_ids:
                 problems.append(Problem(
                     message="this use points to a study that exists nowhere (not in these entries, not in "
@@ -263,6 +289,7 @@ def read_entries(paths: list[Path], vocab: Vocabulary, existing: Existing) -> En
             entries.rdf[path] = graph
             text = path.read_text(encoding="utf-8")
             _check_literal_sizes(graph, path, text)
+            _check_iris(graph, path, text)
             _check_terms(graph, path)
             texts[path] = text.splitlines()
             entries.texts[display_path(path)] = texts[path]
@@ -321,6 +348,33 @@ def _check_terms(graph: Graph, path: Path) -> None:
                             "triple (the subject must be an IRI or a blank node, the predicate an IRI)") from None
 
 
+def _check_iris(graph: Graph, path: Path, text: str) -> None:
+    """Every IRI of the file (subject, predicate, object) must be one the graph can hold
+    (kg.model.iri.iri_error: RFC 3987, and a host for http(s)); else InputInvalid, one problem per IRI,
+    at the line it is written on."""
+    lines = text.splitlines()
+    origins = _rdf_origins(graph, path, text)
+    problems: list[Problem] = []
+    seen: set[URIRef] = set()
+    for s, p, o in sorted(graph):
+        for place, term in (("subject", s), ("predicate", p), ("object", o)):
+            if not isinstance(term, URIRef) or term in seen:
+                continue
+            why = iri_error(str(term))
+            if why is None:
+                continue
+            seen.add(term)
+            origin = origins.get(s) if isinstance(s, URIRef) else None
+            tail = str(term).rstrip("/").rsplit("/", 1)[-1]
+            row = _find_line(lines, [str(term)]) or (_find_line(lines, [tail]) if tail else None)
+            problems.append(Problem(
+                message=f"the {place} is not a valid IRI (RFC 3987): {why}.", file=display_path(path),
+                row=row or (origin.row if origin else None), entry=origin.entry if origin else None,
+                field=COLUMN_OF.get(p, str(p)) if place == "object" else None, value=str(term)))
+    if problems:
+        raise InputInvalid(problems=problems)
+
+
 def _check_literal_sizes(graph: Graph, path: Path, text: str) -> None:
     """A literal longer than SMQI_MAX_CELL_CHARS is refused like a CSV cell (kg/limits.py)."""
     from rdflib import Literal
@@ -354,8 +408,12 @@ def check_entries(paths: list[Path], data_dir: Path | None = None, context: bool
     vocab = default_vocabulary()
     existing_store = ox.Store()
     if context:
+        from kg.io.lock import data_lock
+        from kg.model import resources
+
         try:
-            load_evidence(data_files(data_dir), vocab, existing_store)
+            with data_lock(Path(data_dir) if data_dir else resources.data_dir()):  # read while no add writes
+                load_evidence(data_files(data_dir), vocab, existing_store)
         except InputInvalid as exc:
             raise DataError(f"the existing data ({data_dir or 'the shipped data'}) does not load, so new "
                             f"entries cannot be checked against it: {exc}") from None
@@ -405,7 +463,7 @@ def problems_by_study(entries: Entries, problems: list[Problem]) -> dict[str, li
     return dict(grouped)
 
 
-__all__ = ["Entries", "existing_in", "studies_with_uses", "read_entries", "check_entries", "problems_by_study",
+__all__ = ["STUDY_NS", "USE_NS", "study_id_of", "Entries", "existing_in", "studies_with_uses", "read_entries", "check_entries", "problems_by_study",
            "sheet_kind", "validate_paths"]
 
 

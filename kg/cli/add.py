@@ -24,6 +24,8 @@ def register(add) -> None:
             "Validate new entries (as smqi validate), then append CSV rows to studies.csv / uses.csv "
             "and write Turtle / JSON-LD entries to <data>/entries/<study_id>.ttl. Files are replaced "
             "atomically; when any entry is invalid nothing is written (exit 1) unless --keep-valid. "
+            "One add at a time per data folder: another waits up to SMQI_LOCK_WAIT_SECONDS (default 30) "
+            "for the folder's lock, then stops with a message (exit 2). "
             "Prints the studies and uses added, their models of use and the summary counts that moved. "
             "With --keep-valid, exit 1 when anything was rejected.")
     p.add_argument("paths", nargs="+", metavar="PATH", help="files with the new entries")

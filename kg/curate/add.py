@@ -5,7 +5,10 @@ line ending, so the diff of a data file is exactly the new lines). Turtle / JSON
 ``<data>/entries/<study_id>.ttl``, which the pipeline loads with the sheets (kg.io.datafolder). Every file is written through
 kg.io.atomic (temporary file + os.replace, rolled back on failure): a failed add leaves every data file
 byte-identical. With ``keep_valid`` the valid entries are added and the rejected ones are written,
-with their messages, to a JSON file.
+with their messages, to a JSON file. The whole read-validate-write holds the data folder's lock
+exclusively (kg.io.lock), and every file written is checked to lie inside the data folder
+(``kg.io.atomic.inside``); an entry's file name is its validated study id
+(``kg.check.entries.study_id_of``).
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ from pathlib import Path
 from rdflib import RDF, Graph, URIRef
 
 from kg.model import resources
-from kg.io.atomic import write_files
+from kg.io.atomic import inside, os_error, recover, write_files
+from kg.io.lock import data_lock
 from kg.publish.diff import Snapshot, compare, moved, snapshot_of_data
-from kg.check.entries import Entries, check_entries, problems_by_study
+from kg.check.entries import Entries, check_entries, problems_by_study, study_id_of
 from kg.model.errors import InputInvalid, Problem, UsageError
 from kg.io.sheets import STUDY_COLUMNS, USE_COLUMNS, display_path, read_sheet
 from kg.model.namespaces import SMQI
@@ -63,8 +67,12 @@ def append_rows(path: Path, rows: list[dict[str, str]]) -> bytes:
     header = next(csv.reader(io.StringIO(text)), [])
     buffer = io.StringIO()
     writer = csv.writer(buffer, quoting=csv.QUOTE_MINIMAL, lineterminator=newline)
+    # the csv module quotes only the line terminator's characters: a cell holding a carriage return
+    # in a "\n" file would end its row early, so such a row is quoted whole
+    quoted = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator=newline)
     for row in rows:
-        writer.writerow([row.get(col, "") for col in header])
+        cells = [row.get(col, "") for col in header]
+        (quoted if any("\r" in c or "\n" in c for c in cells) else writer).writerow(cells)
     prefix = raw
     if raw and not raw.endswith(b"\n"):
         prefix += newline.encode()
@@ -105,7 +113,7 @@ def plan_writes(entries: Entries, data_dir: Path, keep: set[str]) -> dict[Path, 
         for kind, target, columns in (("studies", "studies.csv", STUDY_COLUMNS), ("uses", "uses.csv", USE_COLUMNS)):
             rows = [rec for _row, rec in entries.sheet_rows[kind] if rec["study_id"] in keep]
             if rows:
-                path = data_dir / target
+                path = inside(data_dir, data_dir / target)
                 read_sheet(path, columns)  # the target must be a readable sheet with these columns
                 changes[path] = append_rows(path, rows)
     per_study: dict[str, Graph] = {}
@@ -113,17 +121,15 @@ def plan_writes(entries: Entries, data_dir: Path, keep: set[str]) -> dict[Path, 
     for path, graph in entries.rdf.items():
         roots = set(graph.subjects(RDF.type, SMQI.Study)) | set(graph.objects(None, SMQI.reportedIn))
         for study in roots:
-            if not isinstance(study, URIRef):
-                continue
-            sid = str(study).rsplit("/", 1)[-1]
-            if sid not in keep:
+            sid = study_id_of(study)  # the validated id: the only source of the file name
+            if sid is None or sid not in keep:
                 continue
             part = per_study.setdefault(sid, Graph())
             for triple in _study_graph(graph, study):
                 part.add(triple)
             sources.setdefault(sid, []).append(Path(path).name)
     for sid, graph in per_study.items():
-        target = data_dir / "entries" / f"{sid}.ttl"
+        target = inside(data_dir, data_dir / "entries" / f"{sid}.ttl")
         if target.exists():  # new uses of a study added earlier as RDF
             from kg.io.rdf import parse_into
 
@@ -140,7 +146,7 @@ def _entry_ids(entries: Entries) -> set[str]:
     ids = {rec["study_id"] for kind in ("studies", "uses") for _r, rec in entries.sheet_rows.get(kind, [])}
     for graph in entries.rdf.values():
         for node in set(graph.subjects(RDF.type, SMQI.Study)) | set(graph.objects(None, SMQI.reportedIn)):
-            ids.add(str(node).rsplit("/", 1)[-1])
+            ids.add(study_id_of(node) or "")
     return {i for i in ids if i}
 
 
@@ -158,7 +164,7 @@ def _subset_files(entries: Entries, keep: set[str], folder: Path) -> list[Path]:
     for number, (path, graph) in enumerate(entries.rdf.items()):
         part = Graph()
         for study in set(graph.subjects(RDF.type, SMQI.Study)) | set(graph.objects(None, SMQI.reportedIn)):
-            if isinstance(study, URIRef) and str(study).rsplit("/", 1)[-1] in keep:
+            if study_id_of(study) in keep:
                 for triple in _study_graph(graph, study):
                     part.add(triple)
         if len(part):
@@ -178,9 +184,25 @@ def add_entries(paths: list[Path], data_dir: Path | None = None, keep_valid: boo
     data_dir = Path(data_dir) if data_dir else resources.data_dir()
     if not (data_dir / "studies.csv").is_file() or not (data_dir / "uses.csv").is_file():
         raise UsageError(f"{data_dir}: not a data folder (it needs studies.csv and uses.csv)")
-    from kg.io.atomic import recover
+    # one writer at a time, for the whole read-validate-write (kg/io/lock.py); it completes the write
+    # of an add that was killed between its renames (kg/io/atomic.py)
+    with data_lock(data_dir, exclusive=True):
+        try:
+            recover(data_dir)
+        except OSError as exc:
+            raise os_error(exc, f"removing the temporary files of a killed smqi add in {data_dir}",
+                           "nothing was added") from None
+        result = _add_locked(paths, data_dir, keep_valid)
+    if result.rejected and rejected_file is not None:
+        document = {"rejected": [
+            {"study_id": sid, "problems": [p.as_dict() for p in problems]}
+            for sid, problems in sorted(result.rejected.items())]}
+        write_files({Path(rejected_file): (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode()})
+        result.rejected_file = Path(rejected_file)
+    return result
 
-    recover(data_dir)  # finish an add that was killed between its renames (kg/atomic.py)
+
+def _add_locked(paths: list[Path], data_dir: Path, keep_valid: bool) -> AddResult:
     report, entries = check_entries(paths, data_dir)
     result = AddResult(data_dir=data_dir, warnings=report.warnings)
     all_ids = _entry_ids(entries)
@@ -213,11 +235,11 @@ def add_entries(paths: list[Path], data_dir: Path | None = None, keep_valid: boo
     before: Snapshot = snapshot_of_data(data_dir, "before")
     if changes:
         originals = {p: (p.read_bytes() if p.exists() else None) for p in changes}
-        write_files(changes)
+        write_files(changes, journal_dir=data_dir)
         try:
             after = snapshot_of_data(data_dir, "after")  # the data must still load; else undo
         except BaseException:
-            write_files({p: b for p, b in originals.items() if b is not None})
+            write_files({p: b for p, b in originals.items() if b is not None}, journal_dir=data_dir)
             for path, content in originals.items():
                 if content is None:
                     path.unlink(missing_ok=True)
@@ -226,12 +248,6 @@ def add_entries(paths: list[Path], data_dir: Path | None = None, keep_valid: boo
         after = before
     result.written = sorted(changes)
     result.rejected = {sid: problems for sid, problems in rejected.items()}
-    if result.rejected and rejected_file is not None:
-        document = {"rejected": [
-            {"study_id": sid, "problems": [p.as_dict() for p in problems]}
-            for sid, problems in sorted(result.rejected.items())]}
-        write_files({Path(rejected_file): (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode()})
-        result.rejected_file = Path(rejected_file)
     result.changes = compare(before, after)
     return result
 

@@ -43,10 +43,10 @@ def agent_iri() -> URIRef:
 
 
 def add_provenance(graph: Graph, inputs: Iterable[Path], generated: Iterable[URIRef], started: datetime,
-                   ended: datetime | None = None) -> URIRef:
+                   ended: datetime | None = None, hashes: dict[Path, str] | None = None) -> URIRef:
     """Add the build activity to ``graph``: the software agent, every input file used (with its
-    SHA-256) and the named graphs ``generated``; return the activity. The sheet derivations are
-    :func:`derivation_lines`."""
+    SHA-256: from ``hashes`` when given, the hashes taken while the pipeline read the files) and the
+    named graphs ``generated``; return the activity. The sheet derivations are :func:`derivation_lines`."""
     ended = ended or datetime.now(timezone.utc).replace(microsecond=0)
     activity = URIRef(f"{BASE}kg/build/{started.strftime('%Y%m%dT%H%M%SZ')}")
     agent = agent_iri()
@@ -67,7 +67,8 @@ def add_provenance(graph: Graph, inputs: Iterable[Path], generated: Iterable[URI
         graph.add((entity, SPDX.checksum, checksum))
         graph.add((checksum, RDF.type, SPDX.Checksum))
         graph.add((checksum, SPDX.algorithm, SPDX.checksumAlgorithm_sha256))
-        graph.add((checksum, SPDX.checksumValue, Literal(sha256(path), datatype=XSD.hexBinary)))
+        graph.add((checksum, SPDX.checksumValue, Literal((hashes or {}).get(path) or sha256(path),
+                                                          datatype=XSD.hexBinary)))
     for name in sorted(generated, key=str):
         if str(name).startswith(BASE):
             graph.add((activity, PROV.generated, name))

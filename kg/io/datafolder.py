@@ -19,10 +19,11 @@ from rdflib import RDF, Graph
 from kg.io.rdf import nquads_of, parse_into
 from kg.io.sheets import Loaded, LoadedCodings, load_codings, load_sheets
 from kg.model import resources
+from kg.model.errors import DataError
 from kg.model.namespaces import BASE, G_CODINGS, G_EVIDENCE, SMQI
 from kg.model.vocabularies import Vocabulary
 
-__all__ = ["DataFiles", "data_files", "read_entry_graph", "split_codings", "BulkLoader", "Evidence",
+__all__ = ["DataFiles", "data_files", "entry_files", "read_entry_graph", "split_codings", "BulkLoader", "Evidence",
            "load_evidence"]
 
 
@@ -48,12 +49,35 @@ def data_files(data_dir: Path | None = None) -> DataFiles:
     def own_or_shipped(name: str) -> Path:
         return root / name if (root / name).exists() else shipped / name
 
-    return DataFiles(root=root, studies=root / "studies.csv", uses=root / "uses.csv",
-                     income=own_or_shipped("world_bank_income_groups.csv"),
-                     claims=own_or_shipped("review_claims.csv"),
-                     sssom=shipped / "platform_mappings.sssom.tsv",
-                     entries=sorted((root / "entries").glob("*.ttl")),
-                     codings=root / "codings.csv" if (root / "codings.csv").exists() else None)
+    files = DataFiles(root=root, studies=root / "studies.csv", uses=root / "uses.csv",
+                      income=own_or_shipped("world_bank_income_groups.csv"),
+                      claims=own_or_shipped("review_claims.csv"),
+                      sssom=shipped / "platform_mappings.sssom.tsv",
+                      entries=entry_files(root),
+                      codings=root / "codings.csv" if (root / "codings.csv").exists() else None)
+    for path in (files.studies, files.uses, files.income, files.claims, *files.entries,
+                 *([files.codings] if files.codings else [])):
+        if path.exists() and not path.is_file():  # a FIFO or a device would hang or never end a read
+            raise DataError(f"{path}: not a regular file (a folder, a FIFO or a device); a data folder holds "
+                            "regular files only.")
+    return files
+
+
+def entry_files(root: Path) -> list[Path]:
+    """``<root>/entries/*.ttl``, sorted. Raises DataError when ``entries/`` or an entry file leads
+    outside the data folder through a symbolic link (a data folder's files are untrusted)."""
+    folder = Path(root) / "entries"
+    if not folder.is_dir() and not folder.is_symlink():
+        return []
+    real_root = Path(root).resolve()
+    found = sorted(folder.glob("*.ttl"))
+    for path in [folder, *found]:
+        real = path.resolve()
+        if not real.is_relative_to(real_root) or real == real_root:
+            raise DataError(f"{path}: a symbolic link that leads outside the data folder {root} (to {real}); "
+                            "entries are read only from inside it. Replace the link by the folder or file "
+                            "itself.")
+    return found
 
 
 def read_entry_graph(files: list[Path]) -> Graph:

@@ -23,7 +23,8 @@ from rdflib import RDF, Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, PROV
 
 from kg.model.errors import DataError, InputInvalid, Problem
-from kg.model.identifiers import DOI_RE, PMID_RE, bare_doi, link_lines
+from kg.model.identifiers import DOI_RE, PMID_RE, bare_doi, link_lines, resolver_iri
+from kg.model.iri import iri_error, iri_suggestion
 from kg.model.namespaces import (
     BASE,
     FABIO,
@@ -38,7 +39,7 @@ __all__ = [
     "Origin", "Existing", "Loaded", "normalise_doi", "read_sheet", "display_path", "load_sheets",
     "load_income_groups", "string_literal", "STUDY_COLUMNS", "USE_COLUMNS", "INCOME_COLUMNS",
     "STUDY_REQUIRED", "USE_REQUIRED", "USE_CODED", "STUDY_ID_RE", "DOI_RE", "PMID_RE", "YEAR_RE",
-    "FIRST_YEAR", "NOT_STATED", "COLUMN_OF", "IRI_BAD", "CODING_COLUMNS", "CODER_RE", "LoadedCodings",
+    "FIRST_YEAR", "NOT_STATED", "COLUMN_OF", "CODING_COLUMNS", "CODER_RE", "LoadedCodings",
     "load_codings",
 ]
 
@@ -76,8 +77,6 @@ STUDY_ID_RE = re.compile(r"^[a-z]+[0-9]{4}[a-z]?$")
 YEAR_RE = re.compile(r"^[0-9]{4}$")
 CODER_RE = re.compile(r"^[a-z][a-z0-9-]{0,39}$")  # coder keys such as coder-1
 USE_NO_RE = re.compile(r"[1-9][0-9]{0,8}")
-URL_RE = re.compile(r"^https?://\S+$")
-IRI_BAD = re.compile(r'[<>"{}|^`\\]')  # characters an IRI cannot hold (RFC 3987), beyond spaces
 FIRST_YEAR = 2004  # the review's eligibility: studies from 2004 onwards
 NOT_STATED = "XX"
 normalise_doi = bare_doi  # the one rule DOIs are compared with (kg.model.identifiers)
@@ -404,15 +403,20 @@ def load_sheets(
         country_nodes = sc.keys(row, sid, "countries", stated, "country", True) if stated else []
         design = sc.keys(row, sid, "design", rec["design"], "study-design", False)
         urls = _split(rec["source_url"])
+        bad_urls = set()
         for url in urls:
-            if not URL_RE.match(url):
-                sc.add(row, sid, "source_url", url, "each source_url must be an http(s) address without spaces.")
-            elif IRI_BAD.search(url):
-                sc.add(row, sid, "source_url", url, "each source_url must be a valid address: percent-encode "
-                       "the characters < > \" { } | ^ ` and \\ in it.",
-                       suggestion=IRI_BAD.sub(lambda m: f"%{ord(m.group()):02X}", url))
-            elif url.startswith(("http:///", "https:///")):
+            why = iri_error(url, http_only=True, host_required=False)
+            if why:
+                bad_urls.add(url)
+                sc.add(row, sid, "source_url", url, f"each source_url must be an http(s) address that is a valid "
+                       f"IRI: {why}.", allowed="http:// or https://, then a host; no spaces, control characters "
+                       "or any of < > \" { } | \\ ^ `", suggestion=iri_suggestion(url))
+            elif iri_error(url):
                 sc.warn(row, sid, "source_url", url, "address has an empty host (three slashes).")
+        resolver = resolver_iri(doi) if doi and DOI_RE.match(doi) else None
+        why = iri_error(resolver) if resolver else None
+        if why:
+            sc.add(row, sid, "doi", doi, f"the DOI does not make a valid resolver address ({resolver}): {why}.")
         if not (doi or pmid or urls):
             sc.add(row, sid, "source_url", "", "a study needs at least one of doi, pmid or source_url.")
         if not sid:
@@ -438,7 +442,7 @@ def load_sheets(
         for concept in design:
             add(f"{node} {design_p} <{concept}>{g}")
         for url in urls:
-            if URL_RE.match(url):
+            if url not in bad_urls:
                 add(f"{node} {derived} <{url}>{g}")
         if links_graph:
             loaded.links += link_lines(f"{BASE}kg/study/{sid}", [doi] if doi else [], [pmid] if pmid else [],

@@ -48,7 +48,7 @@ from kg.model.namespaces import GRAPH, PRISM, SCHEMA, SMQI, FABIO, WD, scheme_ir
 
 __all__ = ["double_text",
     "G_LINKS", "G_MAPPINGS", "SSSOM", "DOI_RE", "PMID_RE", "bare_doi", "normalise_doi", "normalise_pmid",
-    "is_doi", "is_pmid", "doi_iri", "pmid_iri", "link_lines", "graph_link_lines", "country_identifiers", "CountryIds", "MappingSet",
+    "is_doi", "is_pmid", "doi_iri", "resolver_iri", "pmid_iri", "link_lines", "graph_link_lines", "country_identifiers", "CountryIds", "MappingSet",
     "Mapping", "read_sssom", "mapping_set_graph",
 ]
 
@@ -62,7 +62,7 @@ DOI_RE = re.compile(r"^10\.[0-9]{4,9}/[^\sA-Z]+$")
 PMID_RE = re.compile(r"^[1-9][0-9]{0,8}$")
 SAME_AS = f"<{SCHEMA.sameAs}>"
 # a DOI that bare_doi, normalise_doi and doi_iri's quoting all leave as it is
-_PLAIN_DOI = re.compile(r"^10\.[0-9]{4,9}/[a-z0-9/:;()\[\]._~!$&'*+,=@-]+$")
+_PLAIN_DOI = re.compile(r"^10\.[0-9]{4,9}/[a-z0-9/:;()._~!$&'*+,=@-]+$")
 
 _DOI_EXTRA = re.compile(
     r"^(?:urn:doi:|doi\s*:?\s+|(?:https?://)?(?:dx\.|www\.)?doi\.org/)", flags=re.IGNORECASE)
@@ -119,8 +119,16 @@ def is_pmid(value: str) -> bool:
 
 
 def doi_iri(doi: str) -> URIRef:
-    """``https://doi.org/<doi>``, percent-encoding only what an IRI cannot hold (DOI Handbook 3.8)."""
-    return URIRef(DOI_RESOLVER + quote(normalise_doi(doi), safe="/:;()[]._-~!$&'*+,=@"))
+    """``https://doi.org/<doi>``, percent-encoding only what an IRI cannot hold (DOI Handbook 3.8;
+    ``[`` and ``]`` too: RFC 3987 allows them in a host only)."""
+    return URIRef(DOI_RESOLVER + quote(normalise_doi(doi), safe="/:;()._-~!$&'*+,=@"))
+
+
+def resolver_iri(doi: str) -> str | None:
+    """The DOI resolver IRI :func:`link_lines` writes for ``doi`` (None when it normalises to no DOI)."""
+    if _PLAIN_DOI.match(doi) and "doi.org/" not in doi:
+        return DOI_RESOLVER + doi
+    return str(doi_iri(doi)) if is_doi(normalise_doi(doi)) else None
 
 
 def pmid_iri(pmid: str) -> URIRef:
@@ -132,10 +140,9 @@ def link_lines(study: str, dois: Iterable[str], pmids: Iterable[str], graph: str
     for each DOI and PMID that normalises to one (``study`` is the study node's IRI)."""
     lines = []
     for doi in dois:
-        if _PLAIN_DOI.match(doi) and "doi.org/" not in doi:
-            lines.append(f"<{study}> {SAME_AS} <{DOI_RESOLVER}{doi}> <{graph}> .\n")
-        elif is_doi(normalise_doi(doi)):
-            lines.append(f"<{study}> {SAME_AS} <{doi_iri(doi)}> <{graph}> .\n")
+        iri = resolver_iri(doi)
+        if iri is not None:
+            lines.append(f"<{study}> {SAME_AS} <{iri}> <{graph}> .\n")
     for pmid in pmids:
         if normalise_pmid(pmid):
             lines.append(f"<{study}> {SAME_AS} <{pmid_iri(pmid)}> <{graph}> .\n")

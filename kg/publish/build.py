@@ -42,7 +42,7 @@ def add_store_provenance(pipe: Pipeline, started: datetime) -> None:
     names = [URIRef(row["g"].value) for row in pipe.store.query(
         "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }") if row["g"].value not in (str(G_DERIVED),)]
     prov = Graph()
-    activity = add_provenance(prov, pipe.inputs, names, started)
+    activity = add_provenance(prov, pipe.inputs, names, started, hashes=pipe.hashes)
     lines = [nquads_of(prov, G_PROVENANCE)]
     if pipe.loaded is not None:
         lines.append("".join(derivation_lines(pipe.loaded, activity, str(G_PROVENANCE))).encode("utf-8"))
@@ -119,7 +119,7 @@ def build(out: Path, data_dir: Path | None = None, progress: Callable[[str], Non
         summary["counts"]["triples"] = len(pipe.store)
         summary["built_at"] = started.isoformat()
         summary["data"] = str(Path(data_dir).resolve() if data_dir else resources.data_dir())
-        summary["inputs"] = {p.name: sha256(p) for p in pipe.inputs}
+        summary["inputs"] = {p.name: pipe.hashes.get(p) or sha256(p) for p in pipe.inputs}
         derivation = read_derivation(pipe.store)
         # HermiT runs in Java: classify beside the other outputs (the store is only read from here on)
         owl = _Beside(lambda: check_typology(pipe.store, derivation.assignments)) if cross_check else None
@@ -150,7 +150,7 @@ def build(out: Path, data_dir: Path | None = None, progress: Callable[[str], Non
         (tmp / "validation.txt").write_text(report.as_text(), encoding="utf-8")
         write_void(pipe.store, tmp, modified=started)
         disk.result()
-        write_manifest(tmp, summary, pipe.inputs, derivation.rows)  # last: it hashes the other outputs
+        write_manifest(tmp, summary, pipe.inputs, derivation.rows, pipe.hashes)  # last: it hashes the other outputs
 
     write_folder(out, write)  # kg.io.atomic: temp folder beside out, swapped in only on success
     pipe = found["pipe"]

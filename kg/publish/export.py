@@ -11,6 +11,12 @@ from a data folder when no store is given.
 - ``orkg-csv``: one row per study for an ORKG comparison import: ``paper:title``,
   ``paper:authors``, ``paper:publication_year``, ``paper:doi``, then one column per coding dimension
   with the keys of all the study's uses, ``;``-joined.
+
+Both CSVs are safe to open in a spreadsheet by default: a cell that begins with ``=``, ``+``, ``-``,
+``@``, a tab or a carriage return gets a leading ``'`` (:func:`spreadsheet_safe`, OWASP's advice
+against CSV injection), so a spreadsheet shows it as text and never runs it as a formula.
+``raw=True`` (``smqi export --raw``) writes the values exactly. SPARQL results in CSV (``smqi query``,
+``smqi serve``) are a protocol format and stay exact.
 """
 
 from __future__ import annotations
@@ -31,6 +37,28 @@ from kg.model.namespaces import FABIO, PRISM, SMQI
 from kg.io.queries import load_query
 
 FORMATS = ("jsonld", "csv", "orkg-csv")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """``cell`` as a spreadsheet shows it as text: with a leading ``'`` when it begins with ``=``,
+    ``+``, ``-``, ``@``, a tab or a carriage return (what a spreadsheet may run as a formula; OWASP,
+    "CSV Injection"), else unchanged. The one place the CSV exports (and the report's CSV downloads)
+    neutralise a cell."""
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+
+
+def _writer(buffer: io.StringIO, raw: bool):
+    """A csv writer whose rows are made spreadsheet-safe unless ``raw``."""
+    writer = csv.writer(buffer, lineterminator="\n")
+    quoted = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL)  # the csv module leaves a
+    # carriage return inside a cell unquoted when the rows end in "\n": such a row is quoted whole
+
+    def writerow(row: list[str]) -> None:
+        cells = row if raw else [spreadsheet_safe(cell) for cell in row]
+        (quoted if any("\r" in cell for cell in cells) else writer).writerow(cells)
+
+    return writerow
 STUDY_FIELDS = {
     "study_id": SMQI.studyId, "first_author": SMQI.firstAuthor, "authors": SMQI.authorList,
     "year": FABIO.hasPublicationYear, "title": DCTERMS.title, "journal": PRISM.publicationName,
@@ -107,13 +135,14 @@ def _use_order(use: _Node) -> tuple[int, str]:
     return (int(min(numbers, key=lambda n: (len(n), n))) if numbers else 0, use.iri)
 
 
-def to_csv(store: ox.Store) -> str:
-    """One row per use: study columns, use columns, model_of_use."""
+def to_csv(store: ox.Store, *, raw: bool = False) -> str:
+    """One row per use: study columns, use columns, model_of_use; cells made :func:`spreadsheet_safe`
+    unless ``raw``."""
     studies, uses = _read(store)
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writerow = _writer(buffer, raw)
     use_cols = [c for c in USE_COLUMNS if c != "study_id"]
-    writer.writerow([*STUDY_COLUMNS, *use_cols, "model_of_use"])
+    writerow([*STUDY_COLUMNS, *use_cols, "model_of_use"])
     for _sid, study in studies:
         srow = [study.cell(STUDY_FIELDS[c]) for c in STUDY_COLUMNS]
         if not srow[STUDY_COLUMNS.index("countries")]:
@@ -121,16 +150,17 @@ def to_csv(store: ox.Store) -> str:
         for use in sorted((uses[u] for u in study.uses), key=_use_order):
             urow = [use.cell(USE_FIELDS[c]) for c in use_cols]
             model = use.cell(SMQI.modelOfUse) or "unclassified"
-            writer.writerow([*srow, *urow, model])
+            writerow([*srow, *urow, model])
     return buffer.getvalue()
 
 
-def to_orkg_csv(store: ox.Store) -> str:
-    """One row per study, one column per coding dimension (keys of all its uses, ';'-joined)."""
+def to_orkg_csv(store: ox.Store, *, raw: bool = False) -> str:
+    """One row per study, one column per coding dimension (keys of all its uses, ';'-joined); cells
+    made :func:`spreadsheet_safe` unless ``raw``."""
     studies, uses = _read(store)
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(ORKG_COLUMNS)
+    writerow = _writer(buffer, raw)
+    writerow(ORKG_COLUMNS)
     for _sid, study in studies:
         study_uses = [uses[u] for u in study.uses]
         row = [
@@ -145,13 +175,14 @@ def to_orkg_csv(store: ox.Store) -> str:
             for node in nodes:
                 keys.update(k for k in node.cell(pred).split(";") if k)
             row.append(";".join(sorted(keys)))
-        writer.writerow(row)
+        writerow(row)
     return buffer.getvalue()
 
 
-def export(fmt: str, data_dir: Path | None = None, *, store: ox.Store | None = None) -> str:
+def export(fmt: str, data_dir: Path | None = None, *, store: ox.Store | None = None, raw: bool = False) -> str:
     """The knowledge graph in ``fmt``: read from ``store`` (the build's) when given, else from the
-    pipeline run in memory on ``data_dir`` (default: the shipped data)."""
+    pipeline run in memory on ``data_dir`` (default: the shipped data). The CSV formats are
+    spreadsheet-safe (:func:`spreadsheet_safe`) unless ``raw``."""
     if fmt not in FORMATS:
         raise UsageError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
     if store is None:
@@ -161,8 +192,8 @@ def export(fmt: str, data_dir: Path | None = None, *, store: ox.Store | None = N
 
         return store_to_jsonld(store)
     if fmt == "csv":
-        return to_csv(store)
-    return to_orkg_csv(store)
+        return to_csv(store, raw=raw)
+    return to_orkg_csv(store, raw=raw)
 
 
-__all__ = ["FORMATS", "ORKG_COLUMNS", "export", "to_csv", "to_orkg_csv"]
+__all__ = ["FORMATS", "FORMULA_STARTS", "ORKG_COLUMNS", "spreadsheet_safe", "export", "to_csv", "to_orkg_csv"]

@@ -15,6 +15,7 @@ import gc
 import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -26,10 +27,13 @@ from kg import __version__
 from kg.check.shacl import Report, notations_in, problems_of, shapes_graph
 from kg.check.storeshacl import validate_store, written_forms_of
 from kg.derive.typology import derive_on_store
+from kg.io.atomic import sha256
 from kg.io.datafolder import BulkLoader, data_files, load_evidence
+from kg.io.lock import data_lock
 from kg.io.queries import list_queries
 from kg.io.rdf import nquads_of
 from kg.io.sheets import Loaded
+from kg.model import resources
 from kg.model.errors import InputInvalid
 from kg.model.identifiers import graph_link_lines
 from kg.model.namespaces import G_ONTOLOGY, G_REFERENCE, G_VOCAB, SMQI
@@ -53,6 +57,7 @@ class Pipeline:
     summary: dict = field(default_factory=dict)
     inputs: list[Path] = field(default_factory=list)
     loaded: Loaded | None = None  # the sheets as loaded (their rows, for the provenance of each node)
+    hashes: dict[Path, str] = field(default_factory=dict)  # SHA-256 of each input, taken while it was read
 
 
 # Scheduling hint only (which summary queries to start first): the two that return a row per study or
@@ -113,10 +118,13 @@ def run_pipeline(data_dir: Path | None = None, store_dir: Path | None = None,
     from kg.io.sheets import load_income_groups
     from kg.derive.claims import G_REVIEW, review_graph
 
-    files = data_files(data_dir)
+    # the data folder is read under its shared lock (kg/io/lock.py): an add cannot change it half-way
+    reading = ExitStack()
+    reading.enter_context(data_lock(Path(data_dir) if data_dir else resources.data_dir()))
     gc_was_enabled = gc.isenabled()
     gc.disable()  # millions of short strings and no cycles: the collector would only rescan them
     try:
+        files = data_files(data_dir)
         progress("reading the ontology, vocabularies and entries")
         vocab = default_vocabulary()
         ontology, vocab_graph = default_ontology(), vocab.graph
@@ -138,6 +146,10 @@ def run_pipeline(data_dir: Path | None = None, store_dir: Path | None = None,
                 prepared["written"] = written_forms_of([ontology, vocab_graph, reference, entry_graph, review])
 
         evidence = load_evidence(files, vocab, store, links_graph=str(G_LINKS), meanwhile=meanwhile)
+        inputs = [files.studies, files.uses, files.income, *files.entries, files.sssom, files.claims,
+                  *([files.codings] if files.codings is not None else [])]
+        hashes = {path: sha256(path) for path in inputs}  # of the bytes read, before an add may change them
+        reading.close()
         loaded, entry_graph = evidence.loaded, evidence.entry_graph
         progress("validating with SHACL (compiled to SPARQL)")
         results = validate_store(store, prepared["shapes"], prepared["written"], fallback=False) if check else []
@@ -202,13 +214,11 @@ def run_pipeline(data_dir: Path | None = None, store_dir: Path | None = None,
             progress("computing the agreement of the independent codings")
             summary["agreement"] = agreement(store).as_json()
     finally:
+        reading.close()
         if gc_was_enabled:
             # Everything made while the collector was off counts as new: enabling it as is would start a
             # full collection over every summary row (about a second at 100k studies). These objects
             # are either kept (the summary) or freed by reference counting, so the collector may skip them.
             gc.freeze()
             gc.enable()
-    inputs = [files.studies, files.uses, files.income, *files.entries, files.sssom, files.claims]
-    if files.codings is not None:
-        inputs.append(files.codings)
-    return Pipeline(store, report, summary, inputs, loaded)
+    return Pipeline(store, report, summary, inputs, loaded, hashes)

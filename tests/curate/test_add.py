@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -252,8 +254,9 @@ def test_broken_variants_of_real_rows_are_rejected(split, tmp_path: Path, capsys
 
 @pytest.mark.parametrize("failing_call", [1, 2])
 def test_crash_between_write_and_rename_leaves_old_data(split, monkeypatch, capsys, failing_call: int) -> None:
-    """os.replace raises on its first (nothing renamed yet) or second call (one file already
-    renamed, so it must be rolled back): either way every data file is byte-identical to before."""
+    """os.replace raises on its first (the journal: nothing renamed yet) or second call (one file
+    already renamed, so it must be rolled back): either way every data file is byte-identical to
+    before, and the error is a message (exit 2), not a traceback."""
     data, new = split
     before = {name: (data / name).read_bytes() for name in SHEETS}
     real_replace = os.replace
@@ -266,9 +269,10 @@ def test_crash_between_write_and_rename_leaves_old_data(split, monkeypatch, caps
         return real_replace(src, dst)
 
     monkeypatch.setattr(os, "replace", crashing)
-    with pytest.raises(OSError, match="simulated crash"):
-        from kg.curate.add import add_entries
+    from kg.curate.add import add_entries
+    from kg.model.errors import DataError
 
+    with pytest.raises(DataError, match="failed: simulated crash; nothing was changed: every file is as it was"):
         add_entries([Path(p) for p in new_sheets(new)], data)
     for name in SHEETS:
         assert (data / name).read_bytes() == before[name]
@@ -320,3 +324,207 @@ def test_add_help_and_usage_errors(tmp_path: Path, capsys) -> None:
     assert main(["add", str(tmp_path / "missing.ttl"), "--data", str(resources.data_dir()),
                  "--keep-valid"]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- hardening (issue 16)
+
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "sheets" / "valid"
+HOSTILE = Path(__file__).parent / "hostile"
+STUDY_HEADER = "study_id,first_author,authors,year,title,journal,doi,pmid,countries,design,source_url,summary\n"
+USE_HEADER = "study_id,use_no,platforms,communication_model,host,user_populations,qi_activities,qi_stages,note,confidence\n"
+
+
+def made_up_sheets(folder: Path, sid: str, title: str = "A made-up study") -> list[str]:
+    """One made-up study with one use, as a pair of entry sheets in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "studies.csv").open("w", encoding="utf-8", newline="") as handle:
+        handle.write(STUDY_HEADER)
+        csv.writer(handle, lineterminator="\n", quoting=csv.QUOTE_ALL).writerow(
+            [sid, "Made Up", "Made Up", "2021", title, "", "", "", "GB", "qualitative",
+             f"https://example.org/made-up/{sid}", "made up"])
+    (folder / "uses.csv").write_text(
+        USE_HEADER + f"{sid},1,twitter,two-way,health-organisation,patients-consumers,consultation,plan,,high\n",
+        encoding="utf-8")
+    return [str(folder / "studies.csv"), str(folder / "uses.csv")]
+
+
+def smqi_process(*args: str, env: dict | None = None) -> subprocess.Popen:
+    import sys
+
+    environment = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2]), **(env or {})}
+    return subprocess.Popen([sys.executable, "-m", "kg", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=environment)
+
+
+def sheet_ids(data: Path) -> tuple[list[str], list[str]]:
+    studies = [r["study_id"] for r in csv.DictReader((data / "studies.csv").open(encoding="utf-8", newline=""))]
+    uses = [f"{r['study_id']}-{r['use_no']}" for r in csv.DictReader((data / "uses.csv").open(encoding="utf-8",
+                                                                                               newline=""))]
+    return studies, uses
+
+
+def test_four_concurrent_adds_keep_every_entry_or_refuse_cleanly(tmp_path: Path, capsys) -> None:
+    """Four `smqi add` processes on one folder at once: each either added its study (and says so)
+    or was refused with the lock message (and its study is absent); no row is lost."""
+    data = tmp_path / "data"
+    shutil.copytree(FIXTURE, data)
+    old_studies, old_uses = sheet_ids(data)
+    ids = ["conca2021", "concb2021", "concc2021", "concd2021"]
+    runs = {sid: smqi_process("add", *made_up_sheets(tmp_path / sid, sid), "--data", str(data)) for sid in ids}
+    outcomes = {sid: (run.wait(timeout=600), *run.communicate()) for sid, run in runs.items()}
+    added = []
+    for sid, (code, out, err) in outcomes.items():
+        assert "Traceback" not in err and "internal error" not in err, err
+        if code == 0:
+            assert f"Studies added: 1\n  {sid}\n" in out, out
+            added.append(sid)
+        else:
+            assert code == 2 and err.startswith(f"smqi add: error: another smqi add (process "), err
+            assert "nothing was changed" in err, err
+    studies, uses = sheet_ids(data)
+    assert studies == old_studies + [s for s in studies if s in added] and sorted(studies[len(old_studies):]) == added
+    assert uses == old_uses + [f"{s}-1" for s in studies[len(old_studies):]]
+    assert sorted(p.name for p in data.iterdir()) == ["studies.csv", "uses.csv"]  # no lock, journal or temp left
+    assert main(["build", "--data", str(data), "--out", str(tmp_path / "build"), "--no-owl", "--quiet"]) == 0
+    assert f"Built {tmp_path / 'build'}/ (store {tmp_path / 'build' / 'store'}/): {len(studies)} studies" in \
+        capsys.readouterr().out
+    print(f"\n4 concurrent adds: {len(added)} added, {4 - len(added)} refused")
+
+
+def test_an_add_waiting_for_the_lock_gives_up_with_a_message(tmp_path: Path) -> None:
+    """While another add holds the folder (here: this process), an add with SMQI_LOCK_WAIT_SECONDS=0
+    is refused at once, naming the holder; nothing changes."""
+    data = tmp_path / "data"
+    shutil.copytree(FIXTURE, data)
+    before = snapshot(data)
+    from kg.io.lock import data_lock
+
+    with data_lock(data, exclusive=True):  # held as an add holds it (the lock is per open file)
+        run = smqi_process("add", *made_up_sheets(tmp_path / "second", "seconda2021"), "--data", str(data),
+                           env={"SMQI_LOCK_WAIT_SECONDS": "0"})
+        code, (out, err) = run.wait(timeout=300), run.communicate()
+    assert (code, out) == (2, "")
+    assert err == (f"smqi add: error: another smqi add (process {os.getpid()}) is running on {data.resolve()} "
+                   "and did not finish within 0 s; nothing was changed. Try again when it has finished (or wait "
+                   "longer: SMQI_LOCK_WAIT_SECONDS).\n")
+    assert snapshot(data) == before
+
+
+# hostile entry -> (field, value, start of the message) of each problem; all refused, nothing written
+HOSTILE_ENTRIES = {
+    "predicate-not-an-iri.jsonld": [(None, "http://example.org/p{x}", "the predicate is not a valid IRI (RFC 3987): "
+                                     "it holds the character '{'")],
+    "source-url-angle-brackets.jsonld": [("source_url", "https://example.org/a<b>c", "the object is not a valid IRI "
+                                          "(RFC 3987): it holds the character '<'")],
+    "source-url-braces.jsonld": [("source_url", "https://example.org/{x}|y^z`", "the object is not a valid IRI "
+                                  "(RFC 3987): it holds the character '{'")],
+    "source-url-bad-percent.ttl": [("source_url", "https://example.org/made-up/100%zz", "the object is not a valid "
+                                    "IRI (RFC 3987): it holds a '%' at character 32 that is not followed by two hex")],
+    "source-url-control-character.ttl": [("source_url", "https://example.org/made-up/a\x01b", "the object is not a "
+                                          "valid IRI (RFC 3987): it holds the control character U+0001")],
+    "source-url-empty-host.ttl": [("source_url", "https:///made-up/testc2021", "the object is not a valid IRI "
+                                   "(RFC 3987): an https address needs a host")],
+    "study-iri-no-id.jsonld": [("study_id", "https://w3id.org/smqi/kg/study/", "a study's IRI must be "
+                                "https://w3id.org/smqi/kg/study/<study_id> (this one ends in '/': the id is missing)"),
+                               ("study_id", "https://w3id.org/smqi/kg/study/", "a use must be reported in a study "
+                                "whose IRI is")],
+    "study-iri-elsewhere.ttl": [("study_id", "https://example.org/study/testc2021", "a study's IRI must be "
+                                 "https://w3id.org/smqi/kg/study/<study_id> (this one is not)"),
+                                ("study_id", "https://example.org/study/testc2021", "a use must be reported in a "
+                                 "study whose IRI is")],
+    "study-iri-path.ttl": [("study_id", "https://w3id.org/smqi/kg/study/..", "a study's IRI must be "
+                            "https://w3id.org/smqi/kg/study/<study_id> (this one is not)"),
+                           ("study_id", "https://w3id.org/smqi/kg/study/..", "a use must be reported in a study "
+                            "whose IRI is"),
+                           ("study_id", "..", "this use points to a study that exists nowhere")],
+    "study-id-differs.ttl": [("study_id", "other2021", "the study id differs from the one in the study's IRI "
+                              "(testc2021)."),
+                             ("study_id", "testc2021", "this use points to a study that exists nowhere")],
+}
+
+
+def test_every_hostile_entry_has_a_case() -> None:
+    assert sorted(p.name for p in (HOSTILE / "entries").iterdir()) == sorted(HOSTILE_ENTRIES)
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_ENTRIES))
+def test_hostile_entry_is_refused_at_the_door(tmp_path: Path, name: str) -> None:
+    """An IRI a later build could not hold, or a study IRI without a valid id, is a problem of the
+    entry (exit 1, nothing written), also with --keep-valid."""
+    from kg.check.entries import check_entries
+    from kg.curate.add import add_entries
+    from kg.model.errors import InputInvalid
+
+    data = tmp_path / "data"
+    shutil.copytree(FIXTURE, data)
+    before = snapshot(data)
+    path = HOSTILE / "entries" / name
+    try:
+        report, _entries = check_entries([path], data)
+        problems = report.problems
+    except InputInvalid as exc:
+        problems = exc.problems
+    assert [(p.field, p.value) for p in problems] == [(f, v) for f, v, _m in HOSTILE_ENTRIES[name]]
+    assert [p.message[:len(m)] for p, (_f, _v, m) in zip(problems, HOSTILE_ENTRIES[name])] == \
+        [m for _f, _v, m in HOSTILE_ENTRIES[name]]
+    assert {Path(p.file).name for p in problems} == {name} and all(p.row for p in problems)
+    with pytest.raises(InputInvalid):
+        add_entries([path], data)
+    assert snapshot(data) == before
+    try:
+        kept = add_entries([path], data, keep_valid=True)
+        assert (kept.written, kept.exit_code) == ([], 1)
+    except InputInvalid:  # a problem tied to no study id: nothing can be kept
+        pass
+    assert snapshot(data) == before
+
+
+def test_a_carriage_return_inside_a_cell_keeps_its_row(tmp_path: Path, capsys) -> None:
+    """The csv module leaves a bare CR unquoted in a file whose rows end in LF: the appended row is
+    quoted, so the sheet still reads back and the next build holds the title as given."""
+    data = tmp_path / "data"
+    shutil.copytree(FIXTURE, data)
+    assert main(["add", *made_up_sheets(tmp_path / "new", "crcell2021", "Title with a\rcarriage return"),
+                 "--data", str(data)]) == 0
+    rows = list(csv.DictReader((data / "studies.csv").open(encoding="utf-8", newline="")))
+    assert [(r["study_id"], r["title"]) for r in rows][-1] == ("crcell2021", "Title with a\rcarriage return")
+    capsys.readouterr()
+    assert main(["export", "--format", "csv", "--data", str(data)]) == 0
+    exported = list(csv.DictReader(io.StringIO(capsys.readouterr().out, newline="")))
+    assert [r["title"] for r in exported if r["study_id"] == "crcell2021"] == ["Title with a\rcarriage return"]
+
+
+def test_add_on_a_full_disk_is_a_message_and_changes_nothing(tmp_path: Path) -> None:
+    from kg.curate.add import add_entries
+    from kg.model.errors import DataError
+    from mounts import fill, small_tmpfs
+
+    new = made_up_sheets(tmp_path / "new", "fulld2021")
+    with small_tmpfs(tmp_path / "disk", "512k") as disk:
+        data = disk / "data"
+        shutil.copytree(FIXTURE, data)
+        before = snapshot(data)
+        fill(disk)
+        with pytest.raises(DataError) as info:
+            add_entries([Path(p) for p in new], data)
+        assert str(info.value) == (f"writing {data / 'studies.csv'} failed: No space left on device (the disk is "
+                                   "full); nothing was changed: every file is as it was.")
+        assert snapshot(data) == before
+        assert sorted(p.name for p in data.iterdir()) == ["studies.csv", "uses.csv"]
+        (disk / ".filler").unlink()  # space again: the same add goes through
+        assert add_entries([Path(p) for p in new], data).written == [data / "studies.csv", data / "uses.csv"]
+
+
+def test_add_to_a_read_only_folder_is_a_message(tmp_path: Path, capsys) -> None:
+    from mounts import read_only
+
+    source = tmp_path / "data"
+    shutil.copytree(FIXTURE, source)
+    before = snapshot(source)
+    with read_only(source, tmp_path / "ro") as ro:
+        assert main(["add", *made_up_sheets(tmp_path / "new", "rofs2021"), "--data", str(ro)]) == 2
+        assert capsys.readouterr().err == (
+            f"smqi add: error: locking the data folder {ro.resolve()} for writing failed: Read-only file system "
+            f"(the folder is on a read-only file system) ({ro.resolve() / '.smqi-write.lock'}); nothing was "
+            "changed.\n")
+    assert snapshot(source) == before

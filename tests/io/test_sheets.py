@@ -216,4 +216,42 @@ def test_source_url_holding_a_character_no_iri_may_hold(tmp_path: Path) -> None:
     [problem] = info.value.problems
     assert (problem.row, problem.field, problem.value, problem.suggestion) == (
         2, "source_url", "https://example.org/a|b{c}", "https://example.org/a%7Cb%7Bc%7D")
-    assert problem.message.startswith("each source_url must be a valid address: percent-encode")
+    assert problem.message == ("each source_url must be an http(s) address that is a valid IRI: it holds the "
+                               "character '|', which no IRI may hold (percent-encode it).")
+
+
+@pytest.mark.parametrize("url, why, suggestion", [
+    ("https://example.org/a<b>", "it holds the character '<'", "https://example.org/a%3Cb%3E"),
+    ("https://example.org/a b", "it holds a space", "https://example.org/a%20b"),
+    ("https://example.org/a\x01b", "it holds the control character U+0001", "https://example.org/a%01b"),
+    ("https://example.org/a\x85b", "it holds the control character U+0085", "https://example.org/a%C2%85b"),
+    ("https://example.org/a^b`c", "it holds the character '^'", "https://example.org/a%5Eb%60c"),
+    ("https://example.org/100%", "it holds a '%' at character 24 that is not followed by two hex digits", None),
+    ("https://exa[mple.org/", "it is not an IRI (Invalid IRI code point '[')", None),
+    ("ftp://example.org/x", "it must be an http(s) address", None),
+    ("example.org/x", "it has no scheme", None),
+    ("https:example.org", "an https address needs '//' and a host after 'https:'", None),
+])
+def test_source_url_that_is_no_iri_is_a_row_problem(tmp_path: Path, url: str, why: str, suggestion) -> None:
+    """Every source_url becomes an IRI: what is no IRI (RFC 3987) is refused on its row, not later."""
+    s, u = write(tmp_path, [{**STUDY, "source_url": url}], [USE])
+    with pytest.raises(InputInvalid) as info:
+        load_sheets(s, u, default_vocabulary())
+    [problem] = info.value.problems
+    assert (problem.row, problem.field, problem.value, problem.suggestion) == (2, "source_url", url, suggestion)
+    assert problem.message.startswith(f"each source_url must be an http(s) address that is a valid IRI: {why}")
+
+
+def test_source_url_with_an_empty_host_is_a_warning(tmp_path: Path) -> None:
+    """https:///… is a valid IRI (empty host); the shipped sheet holds one real such address."""
+    s, u = write(tmp_path, [{**STUDY, "source_url": "https:///example.org/x"}], [USE])
+    loaded = load_sheets(s, u, default_vocabulary())
+    assert [(w.row, w.field, w.message) for w in loaded.warnings] == [
+        (2, "source_url", "address has an empty host (three slashes).")]
+
+
+def test_doi_with_brackets_makes_a_valid_resolver_iri(tmp_path: Path) -> None:
+    """[ and ] may stand in a DOI but not in an IRI's path: the resolver link percent-encodes them."""
+    s, u = write(tmp_path, [{**STUDY, "doi": "10.1234/a[b]c"}], [USE])
+    loaded = load_sheets(s, u, default_vocabulary(), links_graph="https://w3id.org/smqi/graph/links")
+    assert [line.split()[2] for line in loaded.links] == ["<https://doi.org/10.1234/a%5Bb%5Dc>"]

@@ -234,3 +234,33 @@ def test_typology_disagreement_fails_build_and_keeps_previous(built: Path, monke
     assert "ahne2020-1: SPARQL says listening, HermiT says feedback-seeking" in err
     assert "Traceback" not in err
     assert snapshot(built) == before
+
+
+# ---------------------------------------------------------------- OS errors are user errors (issue 16)
+
+
+def test_build_on_a_full_disk_or_read_only_folder_is_a_message(tmp_path: Path, capsys) -> None:
+    """ENOSPC (a small tmpfs filled up) and EROFS (a read-only bind mount): exit 2, a message saying
+    what failed and that the previous build is as it was; no temporary folder is left."""
+    from mounts import fill, read_only, small_tmpfs
+
+    data = FIXTURES / "valid"
+    with small_tmpfs(tmp_path / "disk", "16m") as disk:
+        out = disk / "build"
+        assert main(["build", "--data", str(data), "--out", str(out), "--no-owl", "--quiet"]) == 0
+        capsys.readouterr()
+        before = {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+        fill(disk)
+        assert main(["build", "--data", str(data), "--out", str(out), "--no-owl", "--quiet"]) == 2
+        assert capsys.readouterr().err == (f"smqi build: error: writing {out} failed: No space left on device (the "
+                                           f"disk is full); nothing was changed: {out} is as it was.\n")
+        assert {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()} == before
+        assert sorted(p.name for p in disk.iterdir()) == [".filler", ".filler-tail", "build"]
+    (tmp_path / "src").mkdir()
+    with read_only(tmp_path / "src", tmp_path / "ro") as ro:
+        assert main(["build", "--data", str(data), "--out", str(ro / "build"), "--no-owl", "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"smqi build: error: creating the output folder {ro / 'build'} failed: Read-only file "
+                              "system (the folder is on a read-only file system)") and \
+            err.endswith("; nothing was written.\n"), err
+        assert list(ro.iterdir()) == []

@@ -197,3 +197,81 @@ def test_export_reads_a_given_store(assembled) -> None:
     doc = json.loads(export("jsonld", store=store))
     assert doc["@graph"] == [{"@id": str(G_EVIDENCE), "@graph": [{"@id": "kg:study/madeup2020",
                                                                   "study_id": "madeup2020"}]}]
+
+
+# ---------------------------------------------------------------- spreadsheet-safe CSV (issue 16)
+
+FORMULAS = Path(__file__).parents[1] / "curate" / "hostile" / "formula-cells"  # made up: see its README
+
+
+@pytest.mark.parametrize("cell, safe", [
+    ("=HYPERLINK(\"x\")", "'=HYPERLINK(\"x\")"), ("+1", "'+1"), ("-2+3", "'-2+3"), ("@SUM(A1)", "'@SUM(A1)"),
+    ("\tx", "'\tx"), ("\rx", "'\rx"), ("", ""), ("plain", "plain"), ("a=b", "a=b"), (" =x", " =x"),
+    ("'=x", "'=x"), ("2021", "2021"),
+])
+def test_spreadsheet_safe(cell: str, safe: str) -> None:
+    from kg.publish.export import spreadsheet_safe
+
+    assert spreadsheet_safe(cell) == safe
+
+
+def test_csv_exports_neutralise_formula_cells_unless_raw(capsys) -> None:
+    """Cells beginning with = + - @ tab or CR get a leading ' by default; --raw writes them exactly."""
+    expected = {
+        "csv": {
+            "formula2021": {"first_author": "'=Formula F", "authors": "'=Formula F; +Plus P",
+                            "title": "'=HYPERLINK(\"https://example.org/x\",\"click\")",
+                            "journal": "'+Journal of Sums", "summary": "'@SUM(1+1) a made-up study",
+                            "note": "'=1+2 made up"},
+            "tabcr2022": {"first_author": "'-Minus M", "summary": "'-2+3 a made-up summary", "note": "'@note made up",
+                          "title": "Tab-led made-up title", "journal": "CR-led journal"},  # a sheet's cells are stripped
+            "testc2021": {"first_author": "'\rCR-led C", "title": "'\tTab-led made-up title"},  # entries/ keep them
+        },
+        "orkg-csv": {
+            "formula2021": {"paper:title": "'=HYPERLINK(\"https://example.org/x\",\"click\")",
+                            "paper:authors": "'=Formula F; +Plus P"},
+            "tabcr2022": {"paper:title": "Tab-led made-up title", "paper:authors": "'-Minus M"},
+            "testc2021": {"paper:title": "'\tTab-led made-up title", "paper:authors": ""},
+        },
+    }
+    for fmt, rows in expected.items():
+        outputs = {}
+        for raw in (False, True):
+            assert main(["export", "--format", fmt, "--data", str(FORMULAS), *(["--raw"] if raw else [])]) == 0
+            outputs[raw] = list(csv.DictReader(io.StringIO(capsys.readouterr().out, newline="")))
+        key = "study_id" if fmt == "csv" else "paper:publication_year"
+        years = {"formula2021": "2021", "tabcr2022": "2022", "testc2021": "2021"}
+        for sid, cells in rows.items():
+            found = [r for r in outputs[False] if (r[key] == sid if fmt == "csv" else
+                                                   r["paper:title"] == cells["paper:title"] and r[key] == years[sid])]
+            assert len(found) == 1, (fmt, sid)
+            assert {c: found[0][c] for c in cells} == cells, (fmt, sid)
+        unsafe = {"=", "+", "-", "@", "\t", "\r"}
+        assert all(v[:1] not in unsafe for r in outputs[False] for v in r.values()), fmt
+        assert [{k: v[1:] if v[:2] in {"'" + c for c in unsafe} else v for k, v in r.items()}
+                for r in outputs[False]] == outputs[True], fmt  # --raw: the same cells, exactly
+
+
+def test_sparql_csv_results_stay_exact(capsys) -> None:
+    """`smqi query --format csv` writes W3C SPARQL CSV results: a protocol format, not neutralised."""
+    assert main(["query", "study-table", "--format", "csv", "--data", str(FORMULAS)]) == 0
+    text = capsys.readouterr().out
+    assert '"=HYPERLINK(""https://example.org/x"",""click"")"' in text and "'=" not in text
+
+
+def test_export_to_a_full_disk_or_read_only_folder_is_a_message(tmp_path: Path, capsys) -> None:
+    from mounts import fill, read_only, small_tmpfs
+
+    with small_tmpfs(tmp_path / "disk", "256k") as disk:
+        (disk / "old.csv").write_text("old\n", encoding="utf-8")
+        fill(disk)
+        assert main(["export", "--format", "csv", "--data", str(FORMULAS), "--out", str(disk / "old.csv")]) == 2
+        assert capsys.readouterr().err == (f"smqi export: error: writing {disk / 'old.csv'} failed: No space left "
+                                           "on device (the disk is full); nothing was changed: every file is as it was.\n")
+        assert (disk / "old.csv").read_text(encoding="utf-8") == "old\n"
+    (tmp_path / "src").mkdir()
+    with read_only(tmp_path / "src", tmp_path / "ro") as ro:
+        assert main(["export", "--format", "csv", "--data", str(FORMULAS), "--out", str(ro / "x.csv")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"smqi export: error: writing {ro / 'x.csv'} failed: Read-only file system (the folder "
+                              "is on a read-only file system)") and err.endswith("nothing was changed: every file is as it was.\n")
