@@ -12,6 +12,7 @@ rows in one sheet           100,000               ``SMQI_MAX_ROWS``
 uses of one study           1,000                 ``SMQI_MAX_USES_PER_STUDY``
 rows of an endpoint answer  10,000                ``SMQI_MAX_ROWS_SERVED`` (or ``smqi serve --max-rows``)
 bytes of a served request   1,000,000             ``SMQI_MAX_REQUEST_BYTES`` (the query text)
+prefixes in one RDF file    1,000                 ``SMQI_MAX_PREFIXES`` (@prefix, xmlns:, JSON-LD terms)
 ==========================  ====================  ==================================================
 
 A file over the size limit is refused before it is read (exit 2); a cell, literal, sheet or study
@@ -28,7 +29,7 @@ from kg.model.errors import DataError, UsageError
 
 __all__ = [
     "limit", "max_file_bytes", "max_cell_chars", "max_rows", "max_uses_per_study", "max_rows_served",
-    "max_request_bytes", "check_file_size", "preview", "DEFAULTS"
+    "max_request_bytes", "max_prefixes", "check_file_size", "preview", "DEFAULTS"
 ]
 
 DEFAULTS = {
@@ -38,6 +39,7 @@ DEFAULTS = {
     "SMQI_MAX_USES_PER_STUDY": 1_000,
     "SMQI_MAX_ROWS_SERVED": 10_000,
     "SMQI_MAX_REQUEST_BYTES": 1_000_000,
+    "SMQI_MAX_PREFIXES": 1_000,
 }
 
 
@@ -74,6 +76,11 @@ def max_rows_served() -> int:
 
 def max_request_bytes() -> int:
     return limit("SMQI_MAX_REQUEST_BYTES")
+
+
+def max_prefixes() -> int:
+    """Prefix declarations in one RDF file: rdflib binds each at a cost that grows with those bound."""
+    return limit("SMQI_MAX_PREFIXES")
 
 
 def check_file_size(path: Path, shown: str | None = None) -> None:
