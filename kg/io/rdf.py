@@ -56,28 +56,28 @@ def rdf_format(path: Path) -> str:
 
 def _contexts(doc: object) -> tuple[list[str], int]:
     """Every @context (or @import) of a JSON-LD document that would have to be fetched, and the
-    number of terms its inline contexts define; without recursion (any depth)."""
+    number of terms its inline contexts define; without recursion (any depth). A context value may
+    be a string (a remote context), an inline object, or a list of these, nested lists too (rdflib
+    flattens them)."""
     found: list[str] = []
     terms = 0
-    stack: list[tuple[object, bool]] = [(doc, False)]  # (node, node is an inline context)
+    stack: list[tuple[object, bool]] = [(doc, False)]  # (node, node is the value of an @context)
     while stack:
-        node, in_context = stack.pop()
-        if isinstance(node, dict):
-            if in_context:
+        node, is_context = stack.pop()
+        if is_context and isinstance(node, str):
+            found.append(node)
+        elif isinstance(node, list):
+            stack.extend((item, is_context) for item in node)
+        elif isinstance(node, dict):
+            if is_context:
                 terms += sum(1 for key in node if not str(key).startswith("@"))
             for key, value in node.items():
                 if key == "@context":
-                    for ctx in value if isinstance(value, list) else [value]:
-                        if isinstance(ctx, str):
-                            found.append(ctx)
-                        else:  # an inline context may hold scoped contexts or an @import
-                            stack.append((ctx, True))
+                    stack.append((value, True))
                 elif key == "@import" and isinstance(value, str):
                     found.append(value)
-                else:
+                else:  # term definitions of an inline context may hold scoped contexts
                     stack.append((value, False))
-        elif isinstance(node, list):
-            stack.extend((item, False) for item in node)
     return found, terms
 
 
@@ -163,7 +163,17 @@ def parse_into(graph: Graph, path: Path, fmt: str | None = None, *, as_written: 
                 "(the project's context, read from the shipped copy)."
             )
         if CONTEXT_IRI in contexts:
-            text = json.dumps(substitute_context(doc))
+            try:
+                doc = substitute_context(doc)
+            except RecursionError:
+                raise DataError(f"{path}: not valid JSON-LD: nested too deeply to read") from None
+            left, _terms = _contexts(doc)
+            if left:  # where the shipped copy is not put in (e.g. a list inside a list)
+                raise DataError(
+                    f"{path}: JSON-LD @context {left[0]!r} would have to be fetched; smqi never fetches "
+                    f"remote documents. Write \"@context\": \"{CONTEXT_IRI}\" (alone or in a flat list) "
+                    "or put the context inline")
+            text = json.dumps(doc)
     try:
         def read(target, text=text) -> None:
             if fmt == "json-ld" and not target.context_aware:

@@ -129,3 +129,18 @@ def test_twenty_thousand_prefixes_through_add(tmp_path: Path, capsys) -> None:
 
 def test_check_bounds_ignores_formats_without_prefixes() -> None:
     check_bounds("@prefix a: <x> .\n" * 5000, "nt", "x.nt")  # N-Triples has no prefixes: nothing to bound
+
+
+@pytest.mark.parametrize("context", [
+    "http://example.invalid/ctx",
+    [[0.5, False], ["http://example.invalid/ctx", {}], {}],  # found by `make fuzz`: nested lists
+    [{"t": {"@id": "http://example.org/t", "@context": [["http://example.invalid/ctx"]]}}],
+    {"@import": "http://example.invalid/ctx"},
+    [{}, [[], "https://w3id.org/smqi/context.jsonld"]],  # ours, but nested where the local copy is not put
+])
+def test_remote_jsonld_context_at_any_depth_is_refused(tmp_path: Path, no_network, context) -> None:
+    path = tmp_path / "remote.jsonld"
+    path.write_text(json.dumps({"@context": context, "@id": "http://example.org/s"}), encoding="utf-8")
+    with pytest.raises(DataError, match=r"remote\.jsonld: JSON-LD @context 'https?://[a-z0-9./]+(ctx|context\.jsonld)' "
+                                        "would have to be fetched"):
+        parse_file(path)
