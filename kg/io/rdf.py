@@ -17,6 +17,7 @@ parsed: entities can expand without bound (the "billion laughs"), and RDF/XML ne
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 from pathlib import Path
@@ -117,6 +118,16 @@ def check_bounds(text: str, fmt: str, path: Path | str) -> None:
                 f"{path}:{_line_at(text, match.start())}: more than {cap:,} {what}; smqi reads at most "
                 f"{cap:,} prefixes in one file (raise the limit with the environment variable SMQI_MAX_PREFIXES)")
 
+
+class _QuietIllTyped(logging.Filter):
+    """rdflib logs a warning with a traceback for every ill-typed literal ("bad"^^xsd:integer) it
+    reads; it keeps the literal, and SHACL reports it with a clear message, so the log is dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Failed to convert Literal lexical form")
+
+
+logging.getLogger("rdflib.term").addFilter(_QuietIllTyped())
 
 _AS_WRITTEN = threading.Lock()
 

@@ -15,6 +15,7 @@ import csv
 import hashlib
 import io
 import json
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -54,10 +55,18 @@ def examples(kind: str) -> settings:
 
 
 def run(argv: list[str]) -> tuple[int, str, str]:
-    """kg.cli.main in process, with stdout and stderr captured."""
+    """kg.cli.main in process, with stdout and stderr captured, and what the libraries log (a user
+    sees it on stderr, where pytest's log capture would hide it from ``err``)."""
     out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(argv)
+    handler = logging.StreamHandler(err)
+    handler.setLevel(logging.WARNING)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(argv)
+    finally:
+        root.removeHandler(handler)
     return code, out.getvalue(), err.getvalue()
 
 

@@ -144,3 +144,12 @@ def test_remote_jsonld_context_at_any_depth_is_refused(tmp_path: Path, no_networ
     with pytest.raises(DataError, match=r"remote\.jsonld: JSON-LD @context 'https?://[a-z0-9./]+(ctx|context\.jsonld)' "
                                         "would have to be fetched"):
         parse_file(path)
+
+
+def test_ill_typed_literal_is_read_without_a_logged_traceback(tmp_path: Path, caplog) -> None:
+    """rdflib logs a traceback for "bad"^^xsd:integer; a user would see it on stderr (found by `make fuzz`)."""
+    path = tmp_path / "bad.nt"
+    path.write_text('<urn:s> <urn:p> "bad"^^<http://www.w3.org/2001/XMLSchema#integer> .\n', encoding="utf-8")
+    with caplog.at_level("WARNING"):
+        assert [str(o) for o in parse_file(path).objects()] == ["bad"]
+    assert caplog.records == []

@@ -125,6 +125,15 @@ def test_iri_param_with_query_text_is_refused(small, capsys) -> None:
     assert "is not an IRI" in capsys.readouterr().err
 
 
+def test_relative_iri_param_is_a_usage_error(small, capsys) -> None:
+    """Found by `make fuzz`: pyoxigraph refuses <0> (no scheme); that was an internal error."""
+    graph, query = small
+    assert main(["query", str(query), "--graph", str(graph), "--param", "id=<0>"]) == 2
+    assert capsys.readouterr().err == (
+        "smqi query: error: --param 'id=<0>': '<0>' is not an absolute IRI (No scheme found in an absolute "
+        "IRI); write <scheme:…>, e.g. <https://w3id.org/smqi/vocab/platform/twitter>\n")
+
+
 @pytest.mark.parametrize(("text", "expect"), [
     ("INSERT DATA { <urn:a> <urn:b> <urn:c> }", "SPARQL Update"),
     ("DELETE WHERE { ?s ?p ?o }", "SPARQL Update"),
