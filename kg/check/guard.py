@@ -10,15 +10,23 @@ local graph. Refused, with a clear message (UsageError, exit 2; HTTP 400/403 at 
 
 ``allow_service=True`` (``smqi query --allow-service``) lifts the last two: the user asked for
 federation. Parameters are never pasted into query text (``initBindings``), so they need no check.
+
+The guard decides on the whole query, whatever its depth (issue 16): before any parser sees the
+text, :func:`check_nesting` counts the nesting of ``{ } ( ) [ ]`` outside strings, IRIs and comments
+in one linear, non-recursive pass and refuses more than ``SMQI_MAX_QUERY_NESTING`` levels (rdflib's
+parser gives up at a few dozen levels, pyoxigraph's crashes the process at about 3,000). The same
+pass notes a ``SERVICE`` keyword anywhere in the query; the parsed algebra is then walked whole
+(an explicit stack, no depth cut-off), and a query that cannot be parsed and walked is refused.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from kg.model.errors import UsageError
 
-__all__ = ["QueryRefused", "check_query", "UPDATE_WORDS"]
+__all__ = ["QueryRefused", "QueryShape", "check_query", "check_nesting", "query_shape", "UPDATE_WORDS"]
 
 UPDATE_WORDS = ("INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD", "MOVE", "COPY")
 
@@ -27,20 +35,109 @@ class QueryRefused(UsageError):
     """The query asks for something smqi does not do on a user's behalf (update, federation)."""
 
 
-def _walk(node: Any, seen: set[int], depth: int = 0):
-    """Every CompValue-like node of an rdflib parse tree or algebra (dicts and lists, recursively)."""
-    if id(node) in seen or depth > 500:
-        return
-    seen.add(id(node))
-    name = getattr(node, "name", None)
-    if isinstance(name, str):
-        yield node
-    if isinstance(node, dict):
-        for value in node.values():
-            yield from _walk(value, seen, depth + 1)
-    elif isinstance(node, (list, tuple)):
-        for value in node:
-            yield from _walk(value, seen, depth + 1)
+# SPARQL's lexical tokens that can hold brackets, quotes or '#' without their usual meaning: long and
+# short strings, IRIs and comments; "code" is everything between them. Every alternative is linear
+# (no nested quantifiers) and a string that is not closed stops the scan, so the pass is linear.
+_STRINGS = "|".join([
+    r'"""(?:[^"\\]|\\.|"(?!""))*"""', r"'''(?:[^'\\]|\\.|'(?!''))*'''",
+    r'"(?:[^"\\\n\r]|\\.)*"', r"'(?:[^'\\\n\r]|\\.)*'",
+])
+_LEXER = re.compile(
+    r"(?P<code>[^\"'<#]+)"
+    rf"|(?P<string>{_STRINGS})"
+    r"|(?P<iri><[^<>\"{}|^`\\\x00-\x20]*>)"
+    r"|(?P<comment>#[^\n\r]*)"
+    r"|(?P<lt><)"
+    r"|(?P<open>[\"'])", re.DOTALL)
+_BRACKET = re.compile(r"[(){}\[\]]")
+_SERVICE = re.compile(r"(?<![\w?$@:\-])SERVICE(?![\w:\-])", re.IGNORECASE)
+
+
+class QueryShape:
+    """What the lexical pass found: the deepest nesting, where it is, and whether SERVICE occurs."""
+
+    def __init__(self, depth: int, line: int, service: bool, unclosed_line: int | None) -> None:
+        self.depth, self.line, self.service, self.unclosed_line = depth, line, service, unclosed_line
+
+
+def _peak(text: str) -> tuple[int, int]:
+    """(highest nesting reached from 0, net change) of the brackets in ``text``."""
+    depth = peak = 0
+    for match in _BRACKET.finditer(text):
+        depth += 1 if match.group() in "({[" else -1
+        peak = max(peak, depth)
+    return peak, depth
+
+
+def query_shape(text: str, stop_above: int | None = None) -> QueryShape:
+    """One linear pass over ``text`` (no recursion, no parser): the deepest bracket nesting outside
+    strings, IRIs and comments; whether a SERVICE keyword occurs there; the line of a string left open.
+
+    An IRI-shaped token with brackets inside (``<`` may also be the less-than operator) counts as
+    brackets too where that can only make the nesting deeper, so the depth is never underestimated.
+    ``stop_above``: stop counting once the depth is past it."""
+    depth = deepest = 0
+    deepest_at = 0
+    service = False
+    for token in _LEXER.finditer(text):
+        kind = token.lastgroup
+        if kind == "code":
+            chunk = token.group()
+            service = service or bool(_SERVICE.search(chunk))
+            for bracket in _BRACKET.finditer(chunk):
+                if bracket.group() in "({[":
+                    depth += 1
+                    if depth > deepest:
+                        deepest, deepest_at = depth, token.start() + bracket.start()
+                        if stop_above is not None and deepest > stop_above:
+                            return QueryShape(deepest, text.count("\n", 0, deepest_at) + 1, service, None)
+                else:
+                    depth = max(0, depth - 1)
+        elif kind == "iri" and _BRACKET.search(token.group()):
+            peak, net = _peak(token.group())
+            if depth + peak > deepest:
+                deepest, deepest_at = depth + peak, token.start()
+            depth += max(0, net)
+        elif kind == "open":  # a quote that starts no complete string
+            return QueryShape(deepest, text.count("\n", 0, deepest_at) + 1, service,
+                              text.count("\n", 0, token.start()) + 1)
+    return QueryShape(deepest, text.count("\n", 0, deepest_at) + 1, service, None)
+
+
+def check_nesting(text: str, where: str = "the query") -> QueryShape:
+    """Refuse (UsageError) a query nested deeper than ``SMQI_MAX_QUERY_NESTING`` before any parser
+    sees it, and one with a string that is never closed; return what the pass found."""
+    from kg.model.limits import max_query_nesting
+
+    cap = max_query_nesting()
+    shape = query_shape(text, stop_above=cap)
+    if shape.depth > cap:
+        raise UsageError(f"{where}: line {shape.line}: the query nests brackets ({{ }}, ( ), [ ]) more than "
+                         f"{cap} levels deep; smqi reads at most {cap} (SMQI_MAX_QUERY_NESTING): write it flatter")
+    if shape.unclosed_line is not None:
+        raise UsageError(f"{where}: line {shape.unclosed_line}: the query does not parse: a string is "
+                         "opened and never closed")
+    return shape
+
+
+def _walk(root: Any):
+    """Every CompValue-like node of an rdflib parse tree or algebra, however deep (an explicit stack;
+    pyparsing's ParseResults, which hold parts of both, are neither dicts nor lists)."""
+    from pyparsing import ParseResults
+
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(getattr(node, "name", None), str):
+            yield node
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, (list, tuple, ParseResults)):
+            stack.extend(node)
 
 
 def _is_update(text: str) -> bool:
@@ -63,6 +160,7 @@ def check_query(text: str, where: str = "the query", *, allow_service: bool = Fa
     from rdflib.plugins.sparql.algebra import translateQuery
     from rdflib.plugins.sparql.parser import parseQuery
 
+    shape = check_nesting(text, where)
     try:
         parsed = parseQuery(text)
     except RecursionError:
@@ -73,6 +171,11 @@ def check_query(text: str, where: str = "the query", *, allow_service: bool = Fa
                                "smqi only reads the graph") from None
         detail = " ".join(str(exc).split())[:300]
         raise UsageError(f"{where}: the query does not parse: {detail}") from None
+    refusal = ("would send the query to another host; smqi does not federate unless asked "
+               "(smqi query --allow-service)")
+    # the parse tree as parsed: rdflib's translation rewrites it in place and can drop a SERVICE
+    # nested in FILTER EXISTS inside FILTER EXISTS, which Oxigraph would still run
+    services = [node for node in _walk(parsed) if node.name == "ServiceGraphPattern"]
     try:
         query = translateQuery(parsed)
     except RecursionError:
@@ -82,12 +185,12 @@ def check_query(text: str, where: str = "the query", *, allow_service: bool = Fa
         raise UsageError(f"{where}: the query is not valid SPARQL: {type(exc).__name__}: {detail}") from None
     if allow_service:
         return query
-    for node in _walk(query.algebra, set()):
-        if node.name == "ServiceGraphPattern":
-            target = node.get("term")
-            raise QueryRefused(f"{where}: SERVICE {('<' + str(target) + '>') if target is not None else ''} "
-                               "would send the query to another host; smqi does not federate unless "
-                               "asked (smqi query --allow-service)")
+    services += [node for node in _walk(query.algebra) if node.name == "ServiceGraphPattern"]
+    if services:
+        target = services[0].get("term")
+        raise QueryRefused(f"{where}: SERVICE {('<' + str(target) + '>') if target is not None else ''} {refusal}")
+    if shape.service:  # the keyword is in the text but in neither tree: refuse what is not understood
+        raise QueryRefused(f"{where}: the query names SERVICE, which {refusal}")
     if refuse_from:
         dataset = query.algebra.get("datasetClause")
         if dataset:

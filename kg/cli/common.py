@@ -31,7 +31,11 @@ def parse_params(params: Sequence[str]) -> dict:
         is_iri = value.startswith("<") and value.endswith(">") and len(value) >= 2
         if is_iri and (not value[1:-1] or any(c in '<>"{}|^`\\' or ord(c) <= 0x20 for c in value[1:-1])):
             raise_usage(f"--param {param!r}: {value!r} is not an IRI (no spaces, quotes or any of <>{{}}|^`\\)")
-        bindings[name] = ox.NamedNode(value[1:-1]) if is_iri else ox.Literal(value)
+        try:
+            bindings[name] = ox.NamedNode(value[1:-1]) if is_iri else ox.Literal(value)
+        except ValueError as exc:  # pyoxigraph checks the IRI (RFC 3987): e.g. <0> has no scheme
+            raise_usage(f"--param {param!r}: {value!r} is not an absolute IRI ({exc}); write <scheme:…>, "
+                        "e.g. <https://w3id.org/smqi/vocab/platform/twitter>")
     return bindings
 
 

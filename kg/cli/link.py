@@ -52,5 +52,5 @@ def register(add) -> None:
     p.add_argument("--format", choices=["text", "json"], default="text", help="report format (default: text)")
     p.add_argument("--graph", help="our side: this RDF file (e.g. build/smqi.trig) instead of the built store")
     add_store_options(p)
-    p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for an endpoint (default: 30)")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds allowed for the endpoint's whole answer (default: 30)")
     p.set_defaults(func=run)

@@ -4,11 +4,20 @@ rdflib would dereference a remote JSON-LD ``@context``; smqi-kg never fetches an
 so JSON-LD documents whose context is not inline are refused with a message saying so. The one
 exception is the project's own context, ``https://w3id.org/smqi/context.jsonld``: the copy shipped in
 ontology/context.jsonld is put in its place (kg.io.jsonld), so it is never fetched either.
+
+Every accepted input is read in time linear in its size (issue 16). rdflib binds each declared
+prefix into the graph's namespace manager, at a cost that grows with the prefixes already bound,
+so a file declaring tens of thousands of prefixes took minutes: a file with more than
+``SMQI_MAX_PREFIXES`` prefix declarations (``@prefix`` / ``PREFIX`` in Turtle and TriG, ``xmlns:``
+in RDF/XML, terms of a JSON-LD ``@context``) is refused before it is parsed. RDF/XML with a document
+type declaration (``<!DOCTYPE``) or an entity declaration (``<!ENTITY``) is refused before it is
+parsed: entities can expand without bound (the "billion laughs"), and RDF/XML needs neither.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 from pathlib import Path
@@ -19,7 +28,7 @@ from rdflib import Dataset, Graph
 
 from kg.model.errors import DataError
 
-__all__ = ["rdf_format", "parse_into", "parse_file", "nquads_of", "FORMATS", "QUAD_FORMATS"]
+__all__ = ["rdf_format", "parse_into", "parse_file", "nquads_of", "check_bounds", "FORMATS", "QUAD_FORMATS"]
 
 FORMATS = {
     ".ttl": "turtle",
@@ -46,26 +55,79 @@ def rdf_format(path: Path) -> str:
     return fmt
 
 
-def _remote_contexts(node: object) -> list[str]:
-    """Every @context in a JSON-LD document that would have to be fetched."""
+def _contexts(doc: object) -> tuple[list[str], int]:
+    """Every @context (or @import) of a JSON-LD document that would have to be fetched, and the
+    number of terms its inline contexts define; without recursion (any depth). A context value may
+    be a string (a remote context), an inline object, or a list of these, nested lists too (rdflib
+    flattens them)."""
     found: list[str] = []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "@context":
-                for ctx in value if isinstance(value, list) else [value]:
-                    if isinstance(ctx, str):
-                        found.append(ctx)
-                    else:  # an inline context may hold scoped contexts or an @import
-                        found.extend(_remote_contexts(ctx))
-            elif key == "@import" and isinstance(value, str):
-                found.append(value)
-            else:
-                found.extend(_remote_contexts(value))
-    elif isinstance(node, list):
-        for item in node:
-            found.extend(_remote_contexts(item))
-    return found
+    terms = 0
+    stack: list[tuple[object, bool]] = [(doc, False)]  # (node, node is the value of an @context)
+    while stack:
+        node, is_context = stack.pop()
+        if is_context and isinstance(node, str):
+            found.append(node)
+        elif isinstance(node, list):
+            stack.extend((item, is_context) for item in node)
+        elif isinstance(node, dict):
+            if is_context:
+                terms += sum(1 for key in node if not str(key).startswith("@"))
+            for key, value in node.items():
+                if key == "@context":
+                    stack.append((value, True))
+                elif key == "@import" and isinstance(value, str):
+                    found.append(value)
+                else:  # term definitions of an inline context may hold scoped contexts
+                    stack.append((value, False))
+    return found, terms
 
+
+# a prefix declaration: "@prefix p:" or SPARQL-style "PREFIX p:" (Turtle, TriG), "xmlns:p=" (RDF/XML).
+# Counted on the raw text (linear, no backtracking): a mention inside a literal or comment counts too,
+# which can only make a file with more than the limit's worth of such mentions be refused.
+_TURTLE_PREFIX = re.compile(r"(?:@prefix|(?<![\w:@])prefix)\s+[^\s:]*:", re.IGNORECASE)
+_XML_PREFIX = re.compile(r"\bxmlns:")
+_XML_DTD = re.compile(r"<!\s*(DOCTYPE|ENTITY)\b", re.IGNORECASE)
+
+
+def _line_at(text: str, index: int) -> int:
+    return text.count("\n", 0, index) + 1
+
+
+def check_bounds(text: str, fmt: str, path: Path | str) -> None:
+    """Refuse (DataError) what rdflib would read in more than linear time or without bound:
+    RDF/XML with a DTD or entity declarations, and more than ``SMQI_MAX_PREFIXES`` prefixes."""
+    from kg.model.limits import max_prefixes
+
+    if fmt == "xml":
+        dtd = _XML_DTD.search(text)
+        if dtd:
+            raise DataError(
+                f"{path}:{_line_at(text, dtd.start())}: RDF/XML with a document type declaration "
+                f"(<!{dtd.group(1).upper()} …>) is refused: entities can expand without bound. Write the "
+                "values out in full and remove the <!DOCTYPE …> block (RDF/XML needs no DTD)")
+        pattern, what = _XML_PREFIX, "xmlns: namespace declarations"
+    elif fmt in ("turtle", "trig", "n3"):
+        pattern, what = _TURTLE_PREFIX, "@prefix / PREFIX declarations"
+    else:
+        return
+    cap = max_prefixes()
+    for count, match in enumerate(pattern.finditer(text), start=1):
+        if count > cap:
+            raise DataError(
+                f"{path}:{_line_at(text, match.start())}: more than {cap:,} {what}; smqi reads at most "
+                f"{cap:,} prefixes in one file (raise the limit with the environment variable SMQI_MAX_PREFIXES)")
+
+
+class _QuietIllTyped(logging.Filter):
+    """rdflib logs a warning with a traceback for every ill-typed literal ("bad"^^xsd:integer) it
+    reads; it keeps the literal, and SHACL reports it with a clear message, so the log is dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Failed to convert Literal lexical form")
+
+
+logging.getLogger("rdflib.term").addFilter(_QuietIllTyped())
 
 _AS_WRITTEN = threading.Lock()
 
@@ -88,6 +150,7 @@ def parse_into(graph: Graph, path: Path, fmt: str | None = None, *, as_written: 
         raise DataError(f"{path}: is a folder, not an RDF file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: cannot be read as UTF-8 text ({exc})") from None
+    check_bounds(text, fmt, path)
     if fmt == "json-ld":
         try:
             doc = json.loads(text)
@@ -97,10 +160,12 @@ def parse_into(graph: Graph, path: Path, fmt: str | None = None, *, as_written: 
             raise DataError(f"{path}: not valid JSON-LD: nested too deeply to read") from None
         from kg.io.jsonld import CONTEXT_IRI, substitute_context
 
-        try:
-            contexts = _remote_contexts(doc)
-        except RecursionError:
-            raise DataError(f"{path}: not valid JSON-LD: nested too deeply to read") from None
+        from kg.model.limits import max_prefixes
+
+        contexts, terms = _contexts(doc)
+        if terms > max_prefixes():
+            raise DataError(f"{path}: the JSON-LD @context defines {terms:,} terms, more than the limit of "
+                            f"{max_prefixes():,} (raise it with the environment variable SMQI_MAX_PREFIXES)")
         remote = [ctx for ctx in contexts if ctx != CONTEXT_IRI]
         if remote:
             raise DataError(
@@ -109,7 +174,17 @@ def parse_into(graph: Graph, path: Path, fmt: str | None = None, *, as_written: 
                 "(the project's context, read from the shipped copy)."
             )
         if CONTEXT_IRI in contexts:
-            text = json.dumps(substitute_context(doc))
+            try:
+                doc = substitute_context(doc)
+            except RecursionError:
+                raise DataError(f"{path}: not valid JSON-LD: nested too deeply to read") from None
+            left, _terms = _contexts(doc)
+            if left:  # where the shipped copy is not put in (e.g. a list inside a list)
+                raise DataError(
+                    f"{path}: JSON-LD @context {left[0]!r} would have to be fetched; smqi never fetches "
+                    f"remote documents. Write \"@context\": \"{CONTEXT_IRI}\" (alone or in a flat list) "
+                    "or put the context inline")
+            text = json.dumps(doc)
     try:
         def read(target, text=text) -> None:
             if fmt == "json-ld" and not target.context_aware:

@@ -18,7 +18,6 @@ import json
 import shutil
 import tempfile
 import urllib.error
-import urllib.parse
 import urllib.request
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -36,7 +35,7 @@ from kg.io.queries import NamedQuery, QueryResult, load_query
 
 __all__ = [
     "parse_store_spec", "to_ox", "from_ox", "write_store", "write_nquads_store", "open_store",
-    "store_from_dataset", "graphs_of", "quads_by_subject", "select_store", "query_store", "query_endpoint", "http_opener",
+    "store_from_dataset", "graphs_of", "quads_by_subject", "select_store", "query_store", "query_endpoint",
     "select_union", "select_text", "dataset_of",
 ]
 
@@ -271,18 +270,6 @@ def select_text(source, text: str) -> list[tuple[str | None, ...]]:
     return [tuple(None if t is None else str(t) for t in row) for row in select_union(source, text)]
 
 
-def _loopback(url: str) -> bool:
-    host = urllib.parse.urlsplit(url).hostname or ""
-    return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
-
-
-def http_opener(url: str) -> urllib.request.OpenerDirector:
-    """An opener for ``url``; loopback addresses never go through a proxy from the environment."""
-    if _loopback(url):
-        return urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    return urllib.request.build_opener()
-
-
 def _values_block(bindings: Mapping[str, Node]) -> str:
     names = [k.lstrip("?$") for k in bindings]
     for name in names:
@@ -315,12 +302,14 @@ def query_endpoint(url: str, query: NamedQuery | str, bindings: Mapping[str, Nod
         url, data=text.encode("utf-8"), method="POST",
         headers={"Content-Type": "application/sparql-query; charset=utf-8",
                  "Accept": "application/sparql-results+json"})
+    from kg.io.remote import fetch
+
     try:
-        with http_opener(url).open(request, timeout=timeout) as response:
-            document = json.loads(response.read().decode("utf-8"))
-    except urllib.error.HTTPError as exc:
-        body = exc.read().decode("utf-8", "replace").strip()[:300]
-        raise DataError(f"{url}: the endpoint answered HTTP {exc.code} {exc.reason}: {body}") from None
+        answer = fetch(request, timeout=timeout, what=f"{url} (the SPARQL endpoint)")
+        if answer.status >= 400:
+            body = answer.body[:300].decode("utf-8", "replace").strip()
+            raise DataError(f"{url}: the endpoint answered HTTP {answer.status} {answer.reason}: {body}")
+        document = json.loads(answer.body.decode("utf-8"))
     except urllib.error.URLError as exc:
         raise DataError(f"{url}: cannot reach the SPARQL endpoint ({exc.reason})") from None
     except (OSError, ValueError) as exc:

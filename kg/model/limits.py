@@ -12,6 +12,9 @@ rows in one sheet           100,000               ``SMQI_MAX_ROWS``
 uses of one study           1,000                 ``SMQI_MAX_USES_PER_STUDY``
 rows of an endpoint answer  10,000                ``SMQI_MAX_ROWS_SERVED`` (or ``smqi serve --max-rows``)
 bytes of a served request   1,000,000             ``SMQI_MAX_REQUEST_BYTES`` (the query text)
+prefixes in one RDF file    1,000                 ``SMQI_MAX_PREFIXES`` (@prefix, xmlns:, JSON-LD terms)
+nesting of a query          24                    ``SMQI_MAX_QUERY_NESTING`` ({ } ( ) [ ] levels)
+bytes of a remote answer    100,000,000           ``SMQI_MAX_REMOTE_BYTES`` (link, push, query --endpoint)
 ==========================  ====================  ==================================================
 
 A file over the size limit is refused before it is read (exit 2); a cell, literal, sheet or study
@@ -28,7 +31,7 @@ from kg.model.errors import DataError, UsageError
 
 __all__ = [
     "limit", "max_file_bytes", "max_cell_chars", "max_rows", "max_uses_per_study", "max_rows_served",
-    "max_request_bytes", "check_file_size", "preview", "DEFAULTS"
+    "max_request_bytes", "max_prefixes", "max_query_nesting", "max_remote_bytes", "check_file_size", "preview", "DEFAULTS"
 ]
 
 DEFAULTS = {
@@ -38,6 +41,9 @@ DEFAULTS = {
     "SMQI_MAX_USES_PER_STUDY": 1_000,
     "SMQI_MAX_ROWS_SERVED": 10_000,
     "SMQI_MAX_REQUEST_BYTES": 1_000_000,
+    "SMQI_MAX_PREFIXES": 1_000,
+    "SMQI_MAX_QUERY_NESTING": 24,
+    "SMQI_MAX_REMOTE_BYTES": 100_000_000,
 }
 
 
@@ -74,6 +80,22 @@ def max_rows_served() -> int:
 
 def max_request_bytes() -> int:
     return limit("SMQI_MAX_REQUEST_BYTES")
+
+
+def max_prefixes() -> int:
+    """Prefix declarations in one RDF file: rdflib binds each at a cost that grows with those bound."""
+    return limit("SMQI_MAX_PREFIXES")
+
+
+def max_query_nesting() -> int:
+    """Bracket levels in one SPARQL query, checked before any parser sees it (rdflib gives up at a few
+    dozen levels, pyoxigraph crashes the process at about 3,000)."""
+    return limit("SMQI_MAX_QUERY_NESTING")
+
+
+def max_remote_bytes() -> int:
+    """Bytes of one answer read from another host (an endpoint for link, a store for push)."""
+    return limit("SMQI_MAX_REMOTE_BYTES")
 
 
 def check_file_size(path: Path, shown: str | None = None) -> None:

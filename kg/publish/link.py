@@ -206,8 +206,12 @@ def _term(binding: dict, where: str) -> Node:
     raise DataError(f"{where}: unexpected SPARQL JSON term type {kind!r}")
 
 
-def fetch_endpoint(url: str, props: Properties | None = None, timeout: float = 30.0) -> Graph:
-    """Ask a SPARQL 1.1 endpoint for the identifier, title and year triples; return them as a Graph."""
+def fetch_endpoint(url: str, props: Properties | None = None, timeout: float = 30.0,
+                   max_bytes: int | None = None) -> Graph:
+    """Ask a SPARQL 1.1 endpoint for the identifier, title and year triples; return them as a Graph.
+
+    ``timeout`` bounds the whole answer (not each read) and ``max_bytes`` its length (default
+    ``SMQI_MAX_REMOTE_BYTES``); past either, DataError says so (kg.io.remote)."""
     props = props or Properties()
     body = urllib.parse.urlencode({"query": _endpoint_query(props)}).encode("utf-8")
     request = urllib.request.Request(url, data=body, method="POST", headers={
@@ -215,13 +219,10 @@ def fetch_endpoint(url: str, props: Properties | None = None, timeout: float = 3
         "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
         "User-Agent": f"smqi-kg/{__version__} (smqi link)",
     })
+    from kg.io.remote import fetch
+
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (user's URL)
-            raw = response.read()
-    except urllib.error.HTTPError as exc:
-        text = exc.read()[:200].decode("utf-8", "replace").strip()
-        raise DataError(f"{url}: the SPARQL endpoint answered HTTP {exc.code} {exc.reason}"
-                        + (f": {text}" if text else "")) from None
+        answer = fetch(request, timeout=timeout, max_bytes=max_bytes, what=f"{url} (the SPARQL endpoint)")
     except urllib.error.URLError as exc:
         reason = exc.reason
         if isinstance(reason, ConnectionRefusedError):
@@ -233,6 +234,11 @@ def fetch_endpoint(url: str, props: Properties | None = None, timeout: float = 3
         raise DataError(f"{url}: no answer within {timeout:g} s") from None
     except (OSError, ValueError) as exc:
         raise DataError(f"{url}: cannot reach the SPARQL endpoint: {exc}") from None
+    if answer.status >= 400:
+        text = answer.body[:200].decode("utf-8", "replace").strip()
+        raise DataError(f"{url}: the SPARQL endpoint answered HTTP {answer.status} {answer.reason}"
+                        + (f": {text}" if text else ""))
+    raw = answer.body
     try:
         doc = json.loads(raw.decode("utf-8"))
         bindings = doc["results"]["bindings"]

@@ -1,28 +1,29 @@
 """The read-only front of `smqi serve`: a small HTTP proxy in front of the Oxigraph server.
 
 The Oxigraph server (0.5) has no switch for federation: a ``SERVICE <http://host/…>`` clause makes
-it send the query to that host (tests/test_hostile.py shows it reaching a loopback stub). Nor does
-it cap the size of an answer. So `smqi serve` runs Oxigraph on a private loopback port and puts this
-front on the address the user asked for. The front
+it send the query to that host (tests/serve/test_hostile.py shows it reaching a loopback stub). Nor
+does it cap the size of an answer, and past its timeout it ends a 200 answer it has begun with a
+"cancelled" notice. So `smqi serve` runs Oxigraph on a private loopback port and puts this front on
+the address the user asked for. The front
 
 - answers only ``GET /query?query=…`` and ``POST /query`` (``application/sparql-query`` or a form
   with ``query=``); every other path and method (``/update``, ``/store``, PUT, DELETE, …) gets 403;
-- parses each query with rdflib and refuses SPARQL Update (403), any SERVICE clause (403) and text
-  that does not parse (400), on the parsed algebra (kg/sparqlguard.py), before Oxigraph sees it;
+- refuses a query nested deeper than ``SMQI_MAX_QUERY_NESTING`` before any parser sees it (400),
+  then parses it with rdflib and refuses SPARQL Update (403), any SERVICE clause at any depth (403)
+  and text that does not parse (400), before Oxigraph sees it (kg/check/guard.py);
 - refuses a request body over ``SMQI_MAX_REQUEST_BYTES`` (413);
-- counts the rows of the answer and refuses one of more than ``--max-rows`` rows (413, "add a
-  LIMIT"), so a client never receives a silently cut answer;
-- turns Oxigraph's timeout (``--timeout``; Oxigraph has then already begun a 200 answer and ends it
-  with a "cancelled" notice) into a clean 503.
-
-Answers are read whole before they are sent, bounded by the row limit and ``max_bytes``.
+- asks Oxigraph for a format it checks whole (SPARQL JSON results, N-Triples for CONSTRUCT and
+  DESCRIBE), reads the whole answer into memory (at most ``MAX_BYTES``) within the timeout,
+  counts its rows and only then answers, in the format the client asked for (converted by
+  pyoxigraph): more than ``--max-rows`` rows is 413 ("add a LIMIT"); no whole answer by the
+  timeout, or one Oxigraph cut short, is 503 before any byte of it is sent. A client never receives
+  a silently cut answer, whatever the format;
+- runs at most ``max_concurrent`` queries at once; a request waits for a free slot up to the
+  timeout (the listen queue holds 128 connections) and is then refused with 503, never reset.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import threading
 import urllib.error
 import urllib.parse
@@ -31,15 +32,22 @@ from dataclasses import dataclass
 from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from kg.model.errors import UsageError
-from kg.serve.endpoint import HttpEndpoint
-from kg.check.guard import QueryRefused, check_query
+import pyoxigraph as ox
 
-__all__ = ["Front", "start_front"]
+from kg.model.errors import DataError, UsageError
+from kg.serve.endpoint import HttpEndpoint
+from kg.check.guard import QueryRefused, check_nesting, check_query
+from kg.io.remote import RemoteTimeout, RemoteTooLarge, fetch
+
+__all__ = ["Front", "start_front", "count_rows", "MAX_BYTES", "MAX_CONCURRENT"]
 
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-DEFAULT_ACCEPT = "application/sparql-results+json"
 MAX_BYTES = 512 * 1024 * 1024
+MAX_CONCURRENT = 8
+GRACE_S = 1.0  # Oxigraph stops a query after the timeout; the front waits this much more for its answer
+RESULTS_JSON = ox.QueryResultsFormat.JSON
+DEFAULT_RESULTS = ox.QueryResultsFormat.JSON
+DEFAULT_GRAPH = ox.RdfFormat.TURTLE
 
 
 class _Refused(Exception):
@@ -48,44 +56,78 @@ class _Refused(Exception):
         self.status = status
 
 
-def count_rows(content_type: str, body: bytes) -> int | None:
-    """Rows (solutions, or triples for line-based RDF) in an answer; None when it cannot be told."""
-    kind = content_type.split(";")[0].strip().lower()
-    text = body.decode("utf-8", "replace")
-    if kind in ("application/sparql-results+json", "application/json"):
-        document = json.loads(text)
-        if "boolean" in document:
-            return 1
-        return len(document["results"]["bindings"])
-    if kind == "text/csv":
-        return max(0, len(list(csv.reader(io.StringIO(text)))) - 1)
-    if kind == "text/tab-separated-values":
-        return max(0, len([line for line in text.split("\n") if line]) - 1)
-    if kind == "application/sparql-results+xml":
-        import xml.etree.ElementTree as ET
+def count_rows(body: bytes, graph: bool, stop_after: int | None = None) -> int:
+    """Rows of a whole answer from Oxigraph: triples of N-Triples (``graph``), else solutions of
+    SPARQL JSON results (1 for a boolean), counted up to ``stop_after`` + 1 at most. Raises
+    SyntaxError or ValueError for a cut or bad answer."""
+    rows = ox.parse(body, format=ox.RdfFormat.N_TRIPLES) if graph else \
+        ox.parse_query_results(body, format=RESULTS_JSON)
+    if isinstance(rows, ox.QueryBoolean):
+        return 1
+    count = 0
+    for _row in rows:
+        count += 1
+        if stop_after is not None and count > stop_after:
+            break
+    return count
 
-        root = ET.fromstring(text)  # noqa: S314 (Oxigraph's own output)
-        return sum(1 for el in root.iter() if el.tag.endswith("}result") or el.tag == "result") or \
-            (1 if any(el.tag.endswith("boolean") for el in root.iter()) else 0)
-    if kind in ("application/n-triples", "application/n-quads"):
-        return len([line for line in text.split("\n") if line.strip() and not line.startswith("#")])
-    return None
+
+def _media_types(accept: str) -> list[str]:
+    """The media types of an Accept header, most preferred first (q=0 left out)."""
+    ranked = []
+    for n, part in enumerate(accept.split(",")):
+        kind, *params = [p.strip() for p in part.split(";")]
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if kind and q > 0:
+            ranked.append((-q, n, kind.lower()))
+    return [kind for _q, _n, kind in sorted(ranked)]
+
+
+def _output_format(accept: str, graph: bool):
+    """The format to answer in (ox.RdfFormat for a graph, ox.QueryResultsFormat otherwise)."""
+    kinds = _media_types(accept) or ["*/*"]
+    for kind in kinds:
+        if kind in ("*/*", "application/*", "text/*"):
+            return DEFAULT_GRAPH if graph else DEFAULT_RESULTS
+        found = ox.RdfFormat.from_media_type(kind) if graph else ox.QueryResultsFormat.from_media_type(kind)
+        if found is not None:
+            return found
+    offered = ("text/turtle, application/n-triples, application/rdf+xml, application/ld+json" if graph else
+               "application/sparql-results+json, application/sparql-results+xml, text/csv, "
+               "text/tab-separated-values")
+    raise _Refused(406, f"Accept {accept!r}: this query's answer can be sent as {offered}")
 
 
 _PARSE_LOCK = threading.Lock()  # rdflib's (pyparsing's) parser is not thread-safe
 
 
 @lru_cache(maxsize=512)
-def _verdict(text: str) -> tuple[int, str] | None:
-    """None when the query may run, else (HTTP status, message); cached by query text."""
-    with _PARSE_LOCK:
-        try:
-            check_query(text, "the query", allow_service=False, refuse_from=False)
-        except QueryRefused as exc:
-            return 403, str(exc)
-        except UsageError as exc:
-            return 400, str(exc)
-    return None
+def _verdict(text: str) -> tuple[int, str] | bool:
+    """(HTTP status, message) when the query is refused, else whether it answers with a graph
+    (CONSTRUCT, DESCRIBE); cached by query text."""
+    try:
+        check_nesting(text)  # linear and without recursion: before the lock and before any parser
+        with _PARSE_LOCK:
+            query = check_query(text, "the query", allow_service=False, refuse_from=False)
+    except QueryRefused as exc:
+        return 403, str(exc)
+    except UsageError as exc:
+        return 400, str(exc)
+    return query.algebra.name in ("ConstructQuery", "DescribeQuery")
+
+
+def _ends_whole(body: bytes, graph: bool) -> bool:
+    """Whether an answer ends as a whole one does: N-Triples with a statement's "." (or nothing at
+    all), SPARQL JSON with "}". Oxigraph's timeout notice is plain text after what it had sent."""
+    tail = body.rstrip()
+    return (not tail or tail.endswith(b".")) if graph else tail.endswith(b"}")
 
 
 def _cancelled(body: bytes) -> bool:
@@ -114,7 +156,9 @@ class Front(HttpEndpoint):
         self.stop()
 
 
-def _handler(backend_query_url: str, max_rows: int, timeout: float, max_request: int):
+def _handler(backend_query_url: str, max_rows: int, timeout: float, max_request: int, max_concurrent: int):
+    slots = threading.BoundedSemaphore(max_concurrent)
+
     class Handler(BaseHTTPRequestHandler):
         server_version = "smqi-serve"
         protocol_version = "HTTP/1.1"
@@ -140,6 +184,8 @@ def _handler(backend_query_url: str, max_rows: int, timeout: float, max_request:
         def _send(self, status: int, body: bytes, content_type: str = "text/plain; charset=utf-8") -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
+            if status == 503:
+                self.send_header("Retry-After", "1")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             if self.command != "HEAD":
@@ -188,46 +234,60 @@ def _handler(backend_query_url: str, max_rows: int, timeout: float, max_request:
             try:
                 text = self._query_text()
                 verdict = _verdict(text)
-                if verdict is not None:
+                if isinstance(verdict, tuple):
                     raise _Refused(*verdict)
-                accept = self.headers.get("Accept") or DEFAULT_ACCEPT
-                if accept.strip() in ("*/*", ""):
-                    accept = DEFAULT_ACCEPT
-                request = urllib.request.Request(
-                    backend_query_url, data=text.encode("utf-8"), method="POST",
-                    headers={"Content-Type": "application/sparql-query; charset=utf-8", "Accept": accept})
+                graph = verdict
+                out = _output_format(self.headers.get("Accept") or "", graph)
+                if not slots.acquire(timeout=timeout):
+                    raise _Refused(503, f"the endpoint is busy ({max_concurrent} queries running); try again")
                 try:
-                    # Oxigraph stops the query after ``timeout``; the front waits a second more and then
-                    # answers 503 itself (some queries, e.g. a COUNT over a product, are not stopped at once)
-                    with OPENER.open(request, timeout=timeout + 1) as response:
-                        ctype = response.headers.get("Content-Type", "application/octet-stream")
-                        body = response.read(MAX_BYTES + 1)
-                        status = response.status
-                except urllib.error.HTTPError as exc:
-                    detail = exc.read(4000)
-                    self._send(exc.code, detail, exc.headers.get("Content-Type", "text/plain"))
-                    return
-                except (urllib.error.URLError, OSError) as exc:
-                    reason = getattr(exc, "reason", exc)
-                    if isinstance(reason, TimeoutError) or isinstance(exc, TimeoutError):
-                        raise _Refused(503, f"the query was stopped after the timeout of {timeout:g} s") from None
-                    raise _Refused(502, f"the Oxigraph server did not answer: {exc}") from None
-                if len(body) > MAX_BYTES:
-                    raise _Refused(413, f"the answer is over {MAX_BYTES:,} bytes; add a LIMIT")
-                try:
-                    rows = count_rows(ctype, body)
-                except Exception:  # a body cut short: Oxigraph's timeout notice
-                    if _cancelled(body):
-                        raise _Refused(503, f"the query was stopped after the timeout of {timeout:g} s") from None
-                    raise _Refused(502, "the Oxigraph server sent an answer that cannot be read") from None
-                if ctype.startswith(("text/csv", "text/tab-separated-values")) and b"cancel" in body[-300:].lower():
-                    raise _Refused(503, f"the query was stopped after the timeout of {timeout:g} s")
-                if rows is not None and rows > max_rows:
-                    raise _Refused(413, f"the answer has {rows:,} rows, more than the limit of {max_rows:,} "
-                                        "(smqi serve --max-rows); add a LIMIT")
-                self._send(status, body, ctype)
+                    body = self._ask_backend(text, graph)
+                finally:
+                    slots.release()
+                self._send(200, *self._convert(body, graph, out))
             except _Refused as exc:
                 self._refuse(exc.status, str(exc))
+
+        def _ask_backend(self, text: str, graph: bool) -> bytes:
+            """Oxigraph's whole answer (N-Triples or SPARQL JSON), checked and counted."""
+            stopped = f"the query was stopped after the timeout of {timeout:g} s"
+            request = urllib.request.Request(
+                backend_query_url, data=text.encode("utf-8"), method="POST",
+                headers={"Content-Type": "application/sparql-query; charset=utf-8",
+                         "Accept": "application/n-triples" if graph else "application/sparql-results+json"})
+            try:
+                answer = fetch(request, timeout=timeout + GRACE_S, max_bytes=MAX_BYTES, opener=OPENER,
+                               what="the Oxigraph server")
+            except RemoteTimeout:
+                raise _Refused(503, stopped) from None
+            except RemoteTooLarge:
+                raise _Refused(413, f"the answer is over {MAX_BYTES:,} bytes; add a LIMIT") from None
+            except (DataError, urllib.error.URLError, OSError) as exc:
+                raise _Refused(502, f"the Oxigraph server did not answer: {exc}") from None
+            if answer.status >= 400:
+                raise _Refused(answer.status, answer.body[:4000].decode("utf-8", "replace"))
+            unreadable = _Refused(502, "the Oxigraph server sent an answer that cannot be read")
+            if not _ends_whole(answer.body, graph):  # cut short: Oxigraph ends it with a "cancelled" notice
+                raise (_Refused(503, stopped) if _cancelled(answer.body) else unreadable)
+            try:
+                rows = count_rows(answer.body, graph, stop_after=max_rows)
+            except (SyntaxError, ValueError):
+                raise (_Refused(503, stopped) if _cancelled(answer.body) else unreadable) from None
+            if rows > max_rows:
+                raise _Refused(413, f"the answer has more than {max_rows:,} rows, the limit "
+                                    "(smqi serve --max-rows); add a LIMIT")
+            return answer.body
+
+        def _convert(self, body: bytes, graph: bool, out) -> tuple[bytes, str]:
+            """The checked answer in the format ``out`` and its Content-Type."""
+            if graph:
+                data = body if out == ox.RdfFormat.N_TRIPLES else \
+                    ox.serialize(ox.parse(body, format=ox.RdfFormat.N_TRIPLES), format=out)
+            else:
+                data = body if out == RESULTS_JSON else \
+                    ox.parse_query_results(body, format=RESULTS_JSON).serialize(format=out)
+            kind = out.media_type
+            return data, kind + ("; charset=utf-8" if kind.startswith("text/") and "charset" not in kind else "")
 
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
             self._answer()
@@ -248,18 +308,26 @@ def _handler(backend_query_url: str, max_rows: int, timeout: float, max_request:
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # socketserver's 5 made the kernel reset connections under 50 parallel POSTs
+    allow_reuse_address = True
+    daemon_threads = True
+
+
 def start_front(backend_query_url: str, host: str = "127.0.0.1", port: int = 0, *,
-                max_rows: int | None = None, timeout: float = 30.0) -> Front:
-    """Serve the read-only front on ``host:port`` (0: any free port) in a background thread."""
+                max_rows: int | None = None, timeout: float = 30.0,
+                max_concurrent: int = MAX_CONCURRENT) -> Front:
+    """Serve the read-only front on ``host:port`` (0: any free port) in a background thread.
+
+    At most ``max_concurrent`` queries run at once; others wait for a slot up to ``timeout``."""
     from kg.model.limits import max_request_bytes, max_rows_served
 
-    handler = _handler(backend_query_url, max_rows or max_rows_served(), timeout, max_request_bytes())
-    ThreadingHTTPServer.allow_reuse_address = True
+    handler = _handler(backend_query_url, max_rows or max_rows_served(), timeout, max_request_bytes(),
+                       max_concurrent)
     try:
-        httpd = ThreadingHTTPServer((host, port), handler)
+        httpd = _Server((host, port), handler)
     except OSError as exc:
         raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    httpd.daemon_threads = True
     thread = threading.Thread(target=httpd.serve_forever, name="smqi-serve-front", daemon=True)
     thread.start()
     return Front(httpd, thread, host, httpd.server_address[1])

@@ -21,7 +21,7 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from kg.model.errors import SmqiError, UsageError
-from kg.io.store import http_opener
+from kg.io.remote import Answer, fetch, http_opener
 
 __all__ = ["PushError", "PushResult", "push", "read_graphs", "default_query_url"]
 
@@ -74,10 +74,26 @@ def _ntriples(quads: list[ox.Quad]) -> bytes:
     return ox.serialize([q.triple for q in quads], format=ox.RdfFormat.N_TRIPLES)
 
 
+class _HttpStatus(Exception):
+    def __init__(self, answer: Answer) -> None:
+        super().__init__(answer.status)
+        self.answer = answer
+
+
+def _send(opener, request: urllib.request.Request, timeout: float) -> Answer:
+    """The store's whole answer, bounded in time and bytes (kg.io.remote); an HTTP error status raises."""
+    answer = fetch(request, timeout=timeout, opener=opener)
+    if answer.status >= 400:
+        raise _HttpStatus(answer)
+    return answer
+
+
 def _explain(exc: Exception) -> str:
-    if isinstance(exc, urllib.error.HTTPError):
-        body = exc.read().decode("utf-8", "replace").strip().replace("\n", " ")[:200]
-        return f"HTTP {exc.code} {exc.reason}" + (f": {body}" if body else "")
+    if isinstance(exc, _HttpStatus):
+        body = exc.answer.body[:200].decode("utf-8", "replace").strip().replace("\n", " ")
+        return f"HTTP {exc.answer.status} {exc.answer.reason}" + (f": {body}" if body else "")
+    if isinstance(exc, SmqiError):  # no whole answer in time, or too long (kg.io.remote)
+        return str(exc)
     if isinstance(exc, urllib.error.URLError):
         reason = exc.reason
         if isinstance(reason, ConnectionRefusedError):
@@ -102,8 +118,7 @@ def _count(opener, query_url: str, graph: str, timeout: float) -> int:
     request = urllib.request.Request(
         query_url, data=query.encode("utf-8"), method="POST",
         headers={"Content-Type": "application/sparql-query", "Accept": "application/sparql-results+json"})
-    with opener.open(request, timeout=timeout) as response:
-        document = json.loads(response.read().decode("utf-8"))
+    document = json.loads(_send(opener, request, timeout).body.decode("utf-8"))
     return int(document["results"]["bindings"][0]["n"]["value"])
 
 
@@ -136,9 +151,8 @@ def push(url: str, source: Path | ox.Store, graphs: Sequence[str] | None = None,
         request = urllib.request.Request(target, data=_ntriples(quads), method="PUT",
                                          headers={"Content-Type": "application/n-triples"})
         try:
-            with opener.open(request, timeout=timeout) as response:
-                response.read()
-        except (urllib.error.URLError, OSError) as exc:
+            _send(opener, request, timeout)
+        except (urllib.error.URLError, OSError, _HttpStatus, SmqiError) as exc:
             raise PushError(f"push to {url} failed: {_explain(exc)}; "
                             f"{_status(done, name, names[n:])}") from None
         done.append(name)
@@ -149,7 +163,7 @@ def push(url: str, source: Path | ox.Store, graphs: Sequence[str] | None = None,
         expected = len(set(chosen[name]))
         try:
             got = _count(query_opener, result.query_url, name, timeout)
-        except (urllib.error.URLError, OSError, ValueError, KeyError, IndexError) as exc:
+        except (urllib.error.URLError, OSError, ValueError, KeyError, IndexError, _HttpStatus, SmqiError) as exc:
             raise PushError(f"push to {url}: every graph was sent, but counting them through "
                             f"{result.query_url} failed: {_explain(exc)}") from None
         result.counts[name] = got

@@ -15,6 +15,7 @@ import csv
 import hashlib
 import io
 import json
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -36,6 +37,10 @@ PROFILE = os.environ.get("SMQI_HYPOTHESIS_PROFILE", "ci")
 # examples per test in the fuzz profile: 4,000 + 4,000 + 1,000 + 1,000 = 10,000 cases
 FUZZ_EXAMPLES = {"query": 4000, "parse": 4000, "csv": 1000, "rdf": 1000}
 CI_EXAMPLES = {"query": 40, "parse": 40, "csv": 25, "rdf": 25}
+# SMQI_FUZZ_CASES=N runs N cases in all (shared in the same proportions), e.g. to time a reduced run
+if os.environ.get("SMQI_FUZZ_CASES", "").isdigit():
+    _total = int(os.environ["SMQI_FUZZ_CASES"])
+    FUZZ_EXAMPLES = {k: max(1, v * _total // 10_000) for k, v in FUZZ_EXAMPLES.items()}
 _common = dict(deadline=None, derandomize=False, print_blob=True,
                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                       HealthCheck.function_scoped_fixture])
@@ -50,10 +55,18 @@ def examples(kind: str) -> settings:
 
 
 def run(argv: list[str]) -> tuple[int, str, str]:
-    """kg.cli.main in process, with stdout and stderr captured."""
+    """kg.cli.main in process, with stdout and stderr captured, and what the libraries log (a user
+    sees it on stderr, where pytest's log capture would hide it from ``err``)."""
     out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(argv)
+    handler = logging.StreamHandler(err)
+    handler.setLevel(logging.WARNING)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(argv)
+    finally:
+        root.removeHandler(handler)
     return code, out.getvalue(), err.getvalue()
 
 
