@@ -17,9 +17,6 @@ import itertools
 import json
 import shutil
 import tempfile
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
@@ -33,6 +30,7 @@ if TYPE_CHECKING:  # rdflib is imported where terms are converted: opening and q
 from kg.io.atomic import swap_folder
 from kg.model.errors import DataError, UsageError
 from kg.io.queries import NamedQuery, QueryResult, load_query
+from kg.io.remote import http_opener, sparql_query
 
 __all__ = [
     "parse_store_spec", "to_ox", "from_ox", "write_store", "write_nquads_store", "open_store",
@@ -271,18 +269,6 @@ def select_text(source, text: str) -> list[tuple[str | None, ...]]:
     return [tuple(None if t is None else str(t) for t in row) for row in select_union(source, text)]
 
 
-def _loopback(url: str) -> bool:
-    host = urllib.parse.urlsplit(url).hostname or ""
-    return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
-
-
-def http_opener(url: str) -> urllib.request.OpenerDirector:
-    """An opener for ``url``; loopback addresses never go through a proxy from the environment."""
-    if _loopback(url):
-        return urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    return urllib.request.build_opener()
-
-
 def _values_block(bindings: Mapping[str, Node]) -> str:
     names = [k.lstrip("?$") for k in bindings]
     for name in names:
@@ -308,25 +294,19 @@ def _json_node(term: dict) -> Node:
 
 def query_endpoint(url: str, query: NamedQuery | str, bindings: Mapping[str, Node] | None = None,
                    timeout: float = 60.0) -> QueryResult:
-    """Run a SELECT on a SPARQL 1.1 Protocol endpoint (POST, JSON results)."""
+    """Run a SELECT on a SPARQL 1.1 Protocol endpoint (form POST, or GET where that is refused;
+    JSON results)."""
     named = _named(query)
     text = named.text + (_values_block(bindings) if bindings else "")
-    request = urllib.request.Request(
-        url, data=text.encode("utf-8"), method="POST",
-        headers={"Content-Type": "application/sparql-query; charset=utf-8",
-                 "Accept": "application/sparql-results+json"})
+    answer = sparql_query(url, text, timeout=timeout)
     try:
-        with http_opener(url).open(request, timeout=timeout) as response:
-            document = json.loads(response.read().decode("utf-8"))
-    except urllib.error.HTTPError as exc:
-        body = exc.read().decode("utf-8", "replace").strip()[:300]
-        raise DataError(f"{url}: the endpoint answered HTTP {exc.code} {exc.reason}: {body}") from None
-    except urllib.error.URLError as exc:
-        raise DataError(f"{url}: cannot reach the SPARQL endpoint ({exc.reason})") from None
-    except (OSError, ValueError) as exc:
+        document = json.loads(answer.body.decode("utf-8"))
+    except ValueError as exc:
         raise DataError(f"{url}: no usable SPARQL JSON results ({exc})") from None
-    if "results" not in document:
+    if isinstance(document, dict) and "boolean" in document:
         raise UsageError(f"{named.path}: only SELECT queries are supported")
+    if not isinstance(document, dict) or not isinstance(document.get("results"), dict):
+        raise DataError(f"{url}: the answer ({answer.content_type}) is not SPARQL 1.1 JSON results")
     variables = list(document["head"].get("vars", []))
     rows = [tuple(_json_node(b[v]) if v in b else None for v in variables)
             for b in document["results"]["bindings"]]

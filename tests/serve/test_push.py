@@ -96,3 +96,12 @@ def test_bad_url_and_unknown_graph(built: Path) -> None:
     with pytest.raises(UsageError):
         push("http://127.0.0.1:1/store", built, graphs=["urn:no:such:graph"])
     assert issubclass(PushError, Exception) and PushError.exit_code == 2
+
+
+def test_default_query_url_beside_the_graph_store() -> None:
+    from kg.serve.push import default_query_url
+
+    assert default_query_url("http://127.0.0.1:7878/store") == "http://127.0.0.1:7878/query"
+    assert default_query_url("http://h:8890/sparql-graph-crud") == "http://h:8890/sparql"
+    assert default_query_url("http://h:8890/sparql-graph-crud-auth") == "http://h:8890/sparql"
+    assert default_query_url("http://h:9999/other/gsp") == "http://h:9999/other/gsp"
