@@ -85,20 +85,19 @@ def sparql_query(url: str, query: str, accept: str = "application/sparql-results
     Raises :class:`RemoteError` naming the URL and method for a refused connection, a timeout or
     any other HTTP error."""
     opener = http_opener(url)
-    methods = [FORM_POST]
-    if len(_request(url, query, accept, GET).full_url) <= MAX_GET_URL:
-        methods.append(GET)
-    for n, method in enumerate(methods):
+    get_fits = len(_request(url, query, accept, GET).full_url) <= MAX_GET_URL
+    method = FORM_POST
+    while True:
         try:
             with opener.open(_request(url, query, accept, method), timeout=timeout) as response:
                 return Answer(response.read(), response.headers.get_content_type(), method)
         except urllib.error.HTTPError as exc:
-            if exc.code in FALLBACK_STATUSES and n + 1 < len(methods):
+            if method == FORM_POST and exc.code in FALLBACK_STATUSES and get_fits:
                 exc.close()
+                method = GET
                 continue
             raise RemoteError(f"{url}: the endpoint answered the query ({method}) with "
                               f"{explain_http_error(exc)}") from None
         except (urllib.error.URLError, OSError, ValueError) as exc:
             raise RemoteError(f"{url}: cannot ask the SPARQL endpoint ({method}): "
                               f"{explain_http_error(exc, timeout)}") from None
-    raise AssertionError("unreachable")  # the loop returns or raises

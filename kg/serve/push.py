@@ -147,8 +147,9 @@ def push(url: str, source: Path | ox.Store, graphs: Sequence[str] | None = None,
         try:
             got, result.query_method = _count(result.query_url, name, timeout)
         except DataError as exc:
+            why = str(exc).removeprefix(f"{result.query_url}: ")
             raise PushError(f"push to {url}: every graph was sent, but counting them through "
-                            f"{result.query_url} failed: {exc}") from None
+                            f"{result.query_url} failed: {why}") from None
         result.counts[name] = got
         if got != expected:
             wrong.append(f"{name} holds {got} triples, {expected} were sent")
