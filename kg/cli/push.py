@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     result = push(args.url, source, args.graph or None, args.query_url, progress=progress_for(args.quiet))
     total = sum(result.counts.values())
     print(f"Pushed {len(result.counts)} graphs ({total} triples) to {result.url}; "
-          f"checked through {result.query_url}.")
+          f"checked the counts through {result.query_url} ({result.query_method}).")
     return 0
 
 
@@ -41,6 +41,7 @@ def register(add) -> None:
     p.add_argument("--from", dest="source",
                    help="a built dataset file (e.g. build/smqi.trig) instead of the last build's store")
     p.add_argument("--store", metavar="DIR", help="push from the Oxigraph store in DIR (default: the last build's, build/store)")
-    p.add_argument("--query-url", help="query endpoint for the check (default: URL with /store → /query)")
+    p.add_argument("--query-url", help="query endpoint for the check (default: URL with /store → /query, "
+                        "Virtuoso's /sparql-graph-crud[-auth] → /sparql)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on the terminal")
     p.set_defaults(func=run)

@@ -158,6 +158,11 @@ def parse_into(graph: Graph, path: Path, fmt: str | None = None, *, as_written: 
             raise DataError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
         except RecursionError:
             raise DataError(f"{path}: not valid JSON-LD: nested too deeply to read") from None
+        if isinstance(doc, dict) and "@context" not in doc and "head" in doc and ("results" in doc
+                                                                                or "boolean" in doc):
+            raise DataError(f"{path}: this is a SPARQL query results document (JSON with head and "
+                            f"{'results' if 'results' in doc else 'boolean'}), not RDF: give an RDF file "
+                            "(Turtle, N-Triples, TriG, JSON-LD) or the SPARQL endpoint's URL")
         from kg.io.jsonld import CONTEXT_IRI, substitute_context
 
         from kg.model.limits import max_prefixes

@@ -1,4 +1,5 @@
-"""Reading an answer from another host, bounded in total time and in bytes (issue 16).
+"""Another host's answers: bounded in total time and in bytes (issue 16), and SPARQL queries sent the
+way every store answers (issue 13).
 
 A socket timeout bounds each read, not the whole answer: a server that sends one byte a second
 never trips it. :func:`fetch` reads the answer (status line, headers and body) in a worker thread
@@ -7,11 +8,20 @@ and gives up when the total deadline passes, and stops reading past ``max_bytes`
 --endpoint`` and the read-only front of ``smqi serve`` (Oxigraph's answers).
 
 The byte limit is ``SMQI_MAX_REMOTE_BYTES`` (kg.model.limits) unless the caller gives one.
+
+The SPARQL 1.1 Protocol gives three ways to send a query: ``GET ?query=``, a form POST
+(``application/x-www-form-urlencoded``, ``query=…``) and a direct POST (``application/sparql-query``).
+Every store answers the first two; not every one answers the third (Virtuoso 7.2.5, Debian's
+``virtuoso-opensource``, keeps a direct POST waiting until the client gives up, while it answers a
+form POST at once). So :func:`sparql_query` sends a form POST, and a GET when the endpoint refuses the
+form POST with 405, 415 or 501 (and the query fits in a URL); its :class:`QueryAnswer` says which was
+used. Every failure is a :class:`RemoteError` (exit 2) naming the URL, the method and what happened.
 """
 
 from __future__ import annotations
 
 import http.client
+import socket
 import threading
 import urllib.error
 import urllib.parse
@@ -19,11 +29,17 @@ import urllib.request
 from dataclasses import dataclass
 from email.message import Message
 
+from kg import __version__
 from kg.model.errors import DataError
 
-__all__ = ["Answer", "RemoteTimeout", "RemoteTooLarge", "fetch", "http_opener", "is_loopback"]
+__all__ = ["Answer", "RemoteTimeout", "RemoteTooLarge", "fetch", "http_opener", "is_loopback", "FORM_POST",
+           "GET", "QueryAnswer", "RemoteError", "sparql_query", "explain_http_error"]
 
 CHUNK = 65536
+FORM_POST = "form POST"
+GET = "GET"
+FALLBACK_STATUSES = frozenset({405, 415, 501})  # "not this way": try the next method
+MAX_GET_URL = 8000  # longer URLs are refused by many servers
 
 
 class RemoteTimeout(DataError):
@@ -122,3 +138,70 @@ def fetch(request: urllib.request.Request, *, timeout: float, max_bytes: int | N
         raise RemoteTooLarge(f"{what}: the answer is longer than {cap:,} bytes; smqi stopped reading "
                              "(raise the limit with the environment variable SMQI_MAX_REMOTE_BYTES)")
     return answer
+
+
+class RemoteError(DataError):
+    """A remote endpoint could not be asked, or refused the query."""
+
+
+@dataclass(frozen=True)
+class QueryAnswer:
+    """The body of an endpoint's answer to a query, its media type and the protocol method that got it."""
+
+    body: bytes
+    content_type: str
+    method: str
+
+
+def explain_http_error(exc: BaseException, timeout: float | None = None) -> str:
+    """One line saying what went wrong with an HTTP request (status and the start of the body,
+    a refused connection, a timeout)."""
+    if isinstance(exc, urllib.error.HTTPError):
+        body = exc.read().decode("utf-8", "replace").strip().replace("\n", " ")[:200]
+        return f"HTTP {exc.code} {exc.reason}" + (f": {body}" if body else "")
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    if isinstance(reason, ConnectionRefusedError):
+        return "connection refused (is the store running?)"
+    if isinstance(reason, (socket.timeout, TimeoutError)):
+        return f"no answer within {timeout:g} s" if timeout is not None else "no answer in time"
+    return str(reason) or type(reason).__name__
+
+
+def _query_request(url: str, query: str, accept: str, method: str) -> urllib.request.Request:
+    headers = {"Accept": accept, "User-Agent": f"smqi-kg/{__version__}"}
+    form = urllib.parse.urlencode({"query": query})
+    if method == GET:
+        return urllib.request.Request(f"{url}{'&' if '?' in url else '?'}{form}", method="GET", headers=headers)
+    headers["Content-Type"] = "application/x-www-form-urlencoded; charset=utf-8"
+    return urllib.request.Request(url, data=form.encode("ascii"), method="POST", headers=headers)
+
+
+def sparql_query(url: str, query: str, accept: str = "application/sparql-results+json",
+                 timeout: float = 60.0, max_bytes: int | None = None) -> QueryAnswer:
+    """Send ``query`` to the endpoint ``url`` (form POST, then GET on 405/415/501) and read its whole
+    answer within ``timeout`` seconds and ``max_bytes`` (:func:`fetch`).
+
+    Raises :class:`RemoteError` naming the URL and method for a refused connection or an HTTP error,
+    RemoteTimeout / RemoteTooLarge past the bounds."""
+    opener = http_opener(url)
+    get_fits = len(_query_request(url, query, accept, GET).full_url) <= MAX_GET_URL
+    method = FORM_POST
+    while True:
+        try:
+            answer = fetch(_query_request(url, query, accept, method), timeout=timeout, max_bytes=max_bytes,
+                           opener=opener, what=f"{url} (the SPARQL endpoint, {method})")
+        except (RemoteTimeout, RemoteTooLarge):
+            raise
+        except DataError as exc:
+            raise RemoteError(str(exc)) from None
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            raise RemoteError(f"{url}: cannot ask the SPARQL endpoint ({method}): "
+                              f"{explain_http_error(exc, timeout)}") from None
+        if answer.status >= 400:
+            if method == FORM_POST and answer.status in FALLBACK_STATUSES and get_fits:
+                method = GET
+                continue
+            body = answer.body[:200].decode("utf-8", "replace").strip().replace("\n", " ")
+            raise RemoteError(f"{url}: the endpoint answered the query ({method}) with HTTP {answer.status} "
+                              f"{answer.reason}" + (f": {body}" if body else ""))
+        return QueryAnswer(answer.body, answer.headers.get_content_type(), method)

@@ -17,8 +17,6 @@ import itertools
 import json
 import shutil
 import tempfile
-import urllib.error
-import urllib.request
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
@@ -32,6 +30,7 @@ if TYPE_CHECKING:  # rdflib is imported where terms are converted: opening and q
 from kg.io.atomic import swap_folder
 from kg.model.errors import DataError, UsageError
 from kg.io.queries import NamedQuery, QueryResult, load_query
+from kg.io.remote import sparql_query
 
 __all__ = [
     "parse_store_spec", "to_ox", "from_ox", "write_store", "write_nquads_store", "open_store",
@@ -295,27 +294,19 @@ def _json_node(term: dict) -> Node:
 
 def query_endpoint(url: str, query: NamedQuery | str, bindings: Mapping[str, Node] | None = None,
                    timeout: float = 60.0) -> QueryResult:
-    """Run a SELECT on a SPARQL 1.1 Protocol endpoint (POST, JSON results)."""
+    """Run a SELECT on a SPARQL 1.1 Protocol endpoint (form POST, or GET where that is refused;
+    JSON results)."""
     named = _named(query)
     text = named.text + (_values_block(bindings) if bindings else "")
-    request = urllib.request.Request(
-        url, data=text.encode("utf-8"), method="POST",
-        headers={"Content-Type": "application/sparql-query; charset=utf-8",
-                 "Accept": "application/sparql-results+json"})
-    from kg.io.remote import fetch
-
+    answer = sparql_query(url, text, timeout=timeout)
     try:
-        answer = fetch(request, timeout=timeout, what=f"{url} (the SPARQL endpoint)")
-        if answer.status >= 400:
-            body = answer.body[:300].decode("utf-8", "replace").strip()
-            raise DataError(f"{url}: the endpoint answered HTTP {answer.status} {answer.reason}: {body}")
         document = json.loads(answer.body.decode("utf-8"))
-    except urllib.error.URLError as exc:
-        raise DataError(f"{url}: cannot reach the SPARQL endpoint ({exc.reason})") from None
-    except (OSError, ValueError) as exc:
+    except ValueError as exc:
         raise DataError(f"{url}: no usable SPARQL JSON results ({exc})") from None
-    if "results" not in document:
+    if isinstance(document, dict) and "boolean" in document:
         raise UsageError(f"{named.path}: only SELECT queries are supported")
+    if not isinstance(document, dict) or not isinstance(document.get("results"), dict):
+        raise DataError(f"{url}: the answer ({answer.content_type}) is not SPARQL 1.1 JSON results")
     variables = list(document["head"].get("vars", []))
     rows = [tuple(_json_node(b[v]) if v in b else None for v in variables)
             for b in document["results"]["bindings"]]

@@ -4,8 +4,12 @@ The other graph is an RDF file (Turtle, N-Triples, TriG, JSON-LD; read with ``kg
 endpoint (``http(s)://…``, asked with one plain HTTP POST, ``Accept: application/sparql-results+json``).
 Works are matched on normalised DOIs and PMIDs (``kg.model.identifiers``) whatever property the other
 graph uses: :data:`ID_PROPERTIES` lists the usual ones (PRISM, BIBO, FaBiO, schema.org, Dublin Core,
-Wikidata P356/P698, DataCite identifier nodes, schema.org PropertyValue nodes) and ``--property
-KIND=IRI`` adds more. A shared work becomes ``<our study> owl:sameAs <their work>`` in a linkset
+SciGraph ``sg:doi`` / ``sg:doiLink``, Wikidata P356/P698) and ``--property KIND=IRI`` adds more.
+Identifiers may also be nodes of their own: a ``datacite:Identifier`` (OpenCitations:
+``datacite:usesIdentifierScheme datacite:doi ; literal:hasLiteralValue "10.…"``) or a
+``schema:PropertyValue`` (``schema:propertyID`` or ``schema:name`` saying the scheme, ``schema:value``).
+Such a node is never a work: its identifiers belong to the work that points to it, whatever the
+property. A shared work becomes ``<our study> owl:sameAs <their work>`` in a linkset
 described with VoID (``void:Linkset``, subjects/objects targets, ``void:linkPredicate owl:sameAs``,
 ``void:triples``). The report gives the overlaps, the studies and works only on one side, and the
 conflicts: the same identifier with a different year or title (titles compared after folding case,
@@ -36,7 +40,8 @@ from kg.model.namespaces import BASE, FABIO, PRISM, SCHEMA, SMQI
 from kg.io.rdf import parse_file
 from kg.publish.void import DATASET
 
-__all__ = ["ID_PROPERTIES", "TITLE_PROPERTIES", "YEAR_PROPERTIES", "Properties", "Work", "LinkReport", "link",
+__all__ = ["ID_PROPERTIES", "TITLE_PROPERTIES", "YEAR_PROPERTIES", "ID_NODE_LINKS", "Properties", "Work", "LinkReport",
+           "link", "works_of", "is_identifier_node",
            "read_source", "fetch_endpoint", "parse_property", "linkset_graph", "normalise_title",
            "union_with", "report_text", "report_json"]
 
@@ -45,22 +50,32 @@ WDT = Namespace("http://www.wikidata.org/prop/direct/")
 DATACITE = Namespace("http://purl.org/spar/datacite/")
 LITERAL = Namespace("http://www.essepuntato.it/2010/06/literalreification/")
 DC = Namespace("http://purl.org/dc/elements/1.1/")
+SG = Namespace("http://scigraph.springernature.com/ontologies/core/")  # SciGraph (Springer Nature)
+SG_OLD = Namespace("http://www.springernature.com/scigraph/ontologies/core/")  # its earlier namespace
 CURIES = {"prism": PRISM, "bibo": BIBO, "fabio": FABIO, "schema": SCHEMA, "dcterms": DCTERMS, "dc": DC,
-          "wdt": WDT, "datacite": DATACITE, "owl": OWL, "rdfs": RDFS}
+          "wdt": WDT, "datacite": DATACITE, "literal": LITERAL, "sg": SG, "owl": OWL, "rdfs": RDFS}
 KINDS = ("doi", "pmid", "any", "title", "year")
 
 # property -> what its values are: "doi", "pmid", or "any" (told apart by their form)
 ID_PROPERTIES: dict[URIRef, str] = {
-    PRISM.doi: "doi", BIBO.doi: "doi", WDT.P356: "doi", DATACITE.doi: "doi",
+    PRISM.doi: "doi", BIBO.doi: "doi", WDT.P356: "doi", SG.doi: "doi", SG_OLD.doi: "doi",
     FABIO.hasPubMedId: "pmid", BIBO.pmid: "pmid", WDT.P698: "pmid",
-    SCHEMA.identifier: "any", DCTERMS.identifier: "any", DC.identifier: "any",
+    SCHEMA.identifier: "any", DCTERMS.identifier: "any", DC.identifier: "any", SCHEMA.productId: "any",
     SCHEMA.sameAs: "any", OWL.sameAs: "any", DATACITE.hasIdentifier: "any",
+    SG.doiLink: "any", SG_OLD.doiLink: "any",
 }
-TITLE_PROPERTIES = [DCTERMS.title, DC.title, SCHEMA.name, SCHEMA.headline, WDT.P1476, RDFS.label]
+TITLE_PROPERTIES = [DCTERMS.title, DC.title, SCHEMA.name, SCHEMA.headline, WDT.P1476, SG.title, SG_OLD.title,
+                    RDFS.label]
 YEAR_PROPERTIES = [FABIO.hasPublicationYear, SCHEMA.datePublished, DCTERMS.issued, DCTERMS.date,
-                   PRISM.publicationDate, WDT.P577]
-# properties of an identifier node (schema:PropertyValue, datacite:Identifier)
-ID_NODE_PROPERTIES = [SCHEMA.propertyID, SCHEMA.value, DATACITE.usesIdentifierScheme, LITERAL.hasLiteralValue]
+                   PRISM.publicationDate, WDT.P577, SG.publicationYear, SG.publicationDate,
+                   SG_OLD.publicationYear, SG_OLD.publicationDate]
+# an identifier node (datacite:Identifier, schema:PropertyValue): its scheme and its value
+ID_NODE_SCHEMES = [DATACITE.usesIdentifierScheme, SCHEMA.propertyID, SCHEMA.name]
+ID_NODE_VALUES = [LITERAL.hasLiteralValue, SCHEMA.value]
+ID_NODE_CLASSES = [DATACITE.Identifier, SCHEMA.PropertyValue]
+ID_NODE_PROPERTIES = [DATACITE.usesIdentifierScheme, SCHEMA.propertyID, SCHEMA.name, *ID_NODE_VALUES]
+# properties that lead from a work to its identifier nodes (asked for by the endpoint query)
+ID_NODE_LINKS = [DATACITE.hasIdentifier, SCHEMA.identifier, SCHEMA.productId, DCTERMS.identifier]
 
 
 @dataclass
@@ -127,37 +142,64 @@ def _classify(text: str, kind: str) -> tuple[str, str] | None:
     return None
 
 
-def _id_node_values(graph: Graph, node: Node) -> Iterable[tuple[str, str]]:
-    """DOIs and PMIDs of a schema:PropertyValue or datacite:Identifier node."""
-    scheme = " ".join(str(o) for p in (SCHEMA.propertyID, DATACITE.usesIdentifierScheme)
-                      for o in graph.objects(node, p)).lower()
+def is_identifier_node(graph: Graph, node: Node) -> bool:
+    """True for a node that describes an identifier (a ``datacite:Identifier`` or a
+    ``schema:PropertyValue``, by type or by a scheme/value property), not a work."""
+    if isinstance(node, Literal):
+        return False
+    if any((node, RDF.type, cls) in graph for cls in ID_NODE_CLASSES):
+        return True
+    return any(next(graph.objects(node, p), None) is not None
+               for p in (DATACITE.usesIdentifierScheme, LITERAL.hasLiteralValue, SCHEMA.propertyID))
+
+
+def _id_node_values(graph: Graph, node: Node) -> list[tuple[str, str]]:
+    """DOIs and PMIDs of an identifier node, its scheme (DOI, PMID/PubMed, other) read from
+    ``datacite:usesIdentifierScheme``, ``schema:propertyID`` or ``schema:name``."""
+    scheme = " ".join(str(o) for p in ID_NODE_SCHEMES for o in graph.objects(node, p)).lower()
     kind = "doi" if re.search(r"\bdoi\b", scheme) else "pmid" if re.search(r"pmid|pubmed", scheme) else "any"
-    for p in (SCHEMA.value, LITERAL.hasLiteralValue):
-        for value in graph.objects(node, p):
-            found = _classify(str(value), kind)
-            if found:
-                yield found
+    return [found for p in ID_NODE_VALUES for value in graph.objects(node, p)
+            if (found := _classify(str(value), kind))]
 
 
 def works_of(graph: Graph, props: Properties, by: Iterable[str]) -> dict[str, Work]:
-    """Every subject of ``graph`` with a DOI or PMID (of the kinds in ``by``), by IRI."""
+    """Every work of ``graph`` with a DOI or PMID (of the kinds in ``by``), by IRI.
+
+    A work is an IRI that holds an identifier (a value of one of ``props.ids``) or points, by any
+    property, to an identifier node; identifier nodes themselves are never works (an identifier
+    found on one goes to the works that point to it)."""
     by = set(by)
-    works: dict[str, Work] = {}
+    found: dict[Node, set[tuple[str, str]]] = {}
     for prop, kind in props.ids.items():
         for subject, value in graph.subject_objects(prop):
-            if not isinstance(subject, URIRef):
+            if is_identifier_node(graph, value):
+                ids = _id_node_values(graph, value)
+            elif isinstance(value, BNode):
                 continue
-            if isinstance(value, BNode) or (isinstance(value, URIRef) and (value, None, None) in graph
-                                            and kind == "any" and not re.search(r"doi\.org|pubmed", str(value))):
-                found = list(_id_node_values(graph, value))
             else:
-                one = _classify(str(value), kind)
-                found = [one] if one else []
-            for id_kind, ident in found:
-                if id_kind not in by:
-                    continue
-                work = works.setdefault(str(subject), Work(str(subject)))
+                ids = [one] if (one := _classify(str(value), kind)) else []
+            found.setdefault(subject, set()).update(ids)
+    nodes = {n for p in ID_NODE_VALUES for n in graph.subjects(p, None) if is_identifier_node(graph, n)}
+    for node in nodes:  # identifier nodes pointed to by a property not in props.ids
+        found.setdefault(node, set()).update(_id_node_values(graph, node))
+    works: dict[str, Work] = {}
+
+    def add(owner: Node, ids: set[tuple[str, str]]) -> None:
+        if not isinstance(owner, URIRef) or not ids:
+            return
+        work = works.setdefault(str(owner), Work(str(owner)))
+        for id_kind, ident in ids:
+            if id_kind in by:
                 (work.dois if id_kind == "doi" else work.pmids).add(ident)
+
+    for subject, ids in found.items():
+        if is_identifier_node(graph, subject):
+            for owner in set(graph.subjects(None, subject)):
+                if not is_identifier_node(graph, owner):
+                    add(owner, ids)
+        else:
+            add(subject, ids)
+    works = {iri: w for iri, w in works.items() if w.dois or w.pmids}
     for work in works.values():
         node = URIRef(work.iri)
         work.titles = {str(t) for p in props.titles for t in graph.objects(node, p) if isinstance(t, Literal)}
@@ -187,7 +229,7 @@ def _endpoint_query(props: Properties) -> str:
         return " ".join(f"<{t}>" for t in dict.fromkeys(terms))
 
     wanted = values([*props.ids, *props.titles, *props.years])
-    nested = values([SCHEMA.identifier, DATACITE.hasIdentifier, DCTERMS.identifier])
+    nested = values(ID_NODE_LINKS)
     return ("SELECT ?s ?p ?o WHERE {\n"
             f"  {{ VALUES ?p {{ {wanted} }} ?s ?p ?o }}\n"
             f"  UNION {{ VALUES ?q {{ {nested} }} VALUES ?p {{ {values(ID_NODE_PROPERTIES)} }}\n"
@@ -261,6 +303,8 @@ def read_source(source: str, props: Properties, timeout: float = 30.0) -> tuple[
         return fetch_endpoint(source, props, timeout), URIRef(source)
     path = Path(source)
     graph = parse_file(path)
+    if len(graph) == 0:
+        raise DataError(f"{path}: holds no RDF triples, so no works to link (is it the file you meant?)")
     declared = {s for cls in (VOID.Dataset, DCAT.Dataset) for s in graph.subjects(RDF.type, cls)
                 if isinstance(s, URIRef)}
     return graph, (declared.pop() if len(declared) == 1 else URIRef(path.resolve().as_uri()))

@@ -8,8 +8,16 @@
   that type) and ``void:propertyPartition`` per predicate (``void:property``, ``void:triples``);
 - ``void:subset`` per named graph with its own ``void:triples``;
 - ``void:vocabulary`` for every namespace of a predicate or class used;
-- one ``dcat:Distribution`` per output file (``dcat:mediaType`` from IANA where one exists,
-  ``dcat:byteSize`` and an SPDX SHA-256 read from the file as written).
+- one ``dcat:Distribution`` per output file: ``dcat:accessURL`` and ``dcat:downloadURL`` (the file,
+  written relative to ``void.ttl``, so they resolve to the file beside it wherever ``build/`` is
+  put), ``dcat:mediaType`` (an IANA media type IRI, a ``dcterms:MediaType``), ``dcterms:format``
+  (an IRI of the EU file-type vocabulary, a ``dcterms:MediaTypeOrExtent``), ``dcat:byteSize``
+  (``xsd:nonNegativeInteger``) and an SPDX SHA-256, read from the file as written.
+
+It conforms to DCAT-AP 3.0.1's SHACL shapes (mandatory and range shapes; tests/dcat-ap-3/), which
+differ from 3.0.0's only where 3.0.0's shapes still ask for ``dcat:byteSize`` as ``xsd:decimal``,
+against the 3.0.0 specification and DCAT 3 (``xsd:nonNegativeInteger``). Every class a DCAT-AP range
+asks for is stated (``dcterms:LicenseDocument``, ``dcterms:MediaType``, ``dcterms:MediaTypeOrExtent``).
 
 The data are licensed CC BY 4.0 (``dcterms:license``); the code is MIT and not described here.
 """
@@ -19,6 +27,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import quote
 
 from rdflib import RDF, XSD, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCAT, DCTERMS, VOID
@@ -27,24 +36,29 @@ from kg import __version__
 from kg.model.namespaces import BASE, SMQI, study_iri
 from kg.publish.manifest import STORE
 
-__all__ = ["DATASET", "CC_BY", "describe", "write_void", "vocabulary_of", "MEDIA_TYPES"]
+__all__ = ["DATASET", "CC_BY", "describe", "write_void", "vocabulary_of", "MEDIA_TYPES", "FILE_TYPE", "IANA"]
 
 DATASET = URIRef(f"{BASE}kg/dataset")
 CC_BY = URIRef("https://creativecommons.org/licenses/by/4.0/")
 SPDX = Namespace("http://spdx.org/rdf/terms#")
 IANA = "https://www.iana.org/assignments/media-types/"
-# file suffix -> (IANA media type or None, dcterms:format text)
-MEDIA_TYPES: dict[str, tuple[str | None, str]] = {
-    ".trig": ("application/trig", "TriG"),
-    ".ttl": ("text/turtle", "Turtle"),
-    ".nt": ("application/n-triples", "N-Triples"),
-    ".jsonld": ("application/ld+json", "JSON-LD"),
+FILE_TYPE = "http://publications.europa.eu/resource/authority/file-type/"  # EU Vocabularies, File types
+# file suffix -> (IANA media type, EU file type)
+MEDIA_TYPES: dict[str, tuple[str, str]] = {
+    ".trig": ("application/trig", "RDF_TRIG"),
+    ".ttl": ("text/turtle", "RDF_TURTLE"),
+    ".nt": ("application/n-triples", "RDF_N_TRIPLES"),
+    ".nq": ("application/n-quads", "RDF_N_QUADS"),
+    ".jsonld": ("application/ld+json", "JSON_LD"),
     ".json": ("application/json", "JSON"),
-    ".txt": ("text/plain", "plain text"),
-    ".graphml": (None, "GraphML"),  # no IANA registration
+    ".txt": ("text/plain", "TXT"),
+    ".graphml": ("application/xml", "XML"),  # GraphML is XML; it has no media type or file type of its own
     ".csv": ("text/csv", "CSV"),
     ".html": ("text/html", "HTML"),
+    ".css": ("text/css", "CSS"),
+    ".svg": ("image/svg+xml", "SVG"),
 }
+OTHER_FILE = ("application/octet-stream", "OCTET")
 VOID_FILE = "void.ttl"
 
 
@@ -102,8 +116,11 @@ def describe(store, folder: Path | None = None, *, modified: datetime | None = N
         "dual-coded extraction of real studies meeting the inclusion criteria of Walsh et al. 2021 "
         "(doi 10.1177/2055207621996870), not that review's own list of 40 studies.", lang="en")))
     g.add((d, DCTERMS.license, CC_BY))
+    g.add((CC_BY, RDF.type, DCTERMS.LicenseDocument))
     g.add((d, URIRef(f"{DCAT}version"), Literal(__version__)))  # DCAT 3; rdflib knows DCAT 2
-    g.add((d, DCTERMS.source, URIRef("https://doi.org/10.1177/2055207621996870")))
+    # the review whose inclusion criteria the studies meet: related, not a source dataset (DCAT-AP's
+    # dcterms:source is a dcat:Dataset)
+    g.add((d, DCTERMS.relation, URIRef("https://doi.org/10.1177/2055207621996870")))
     if modified is not None:
         g.add((d, DCTERMS.modified, Literal(modified.isoformat(), datatype=XSD.dateTime)))
     g.add((d, VOID.uriSpace, Literal(f"{BASE}kg/")))
@@ -136,20 +153,24 @@ def describe(store, folder: Path | None = None, *, modified: datetime | None = N
     if folder is not None:
         for path in sorted(Path(folder).rglob("*")):
             if path.is_file() and path.name != VOID_FILE and path.relative_to(folder).parts[0] != STORE:
-                _distribution(g, d, path, path.relative_to(folder).as_posix())
+                _distribution(g, d, path, path.relative_to(folder).as_posix(), Path(folder))
     return g
 
 
-def _distribution(g: Graph, dataset: URIRef, path: Path, rel: str) -> None:
-    media, fmt = MEDIA_TYPES.get(path.suffix.lower(), (None, path.suffix.lstrip(".") or "file"))
+def _distribution(g: Graph, dataset: URIRef, path: Path, rel: str, folder: Path) -> None:
+    media, file_type = MEDIA_TYPES.get(path.suffix.lower(), OTHER_FILE)
     dist = URIRef(f"{dataset}/distribution/{rel}")
     data = path.read_bytes()
     g.add((dataset, DCAT.distribution, dist))
     g.add((dist, RDF.type, DCAT.Distribution))
     g.add((dist, DCTERMS.title, Literal(rel)))
-    g.add((dist, DCTERMS.format, Literal(fmt)))
-    if media:
-        g.add((dist, DCAT.mediaType, URIRef(IANA + media)))
+    where = URIRef(_folder_uri(folder) + quote(rel))
+    g.add((dist, DCAT.accessURL, where))
+    g.add((dist, DCAT.downloadURL, where))
+    g.add((dist, DCTERMS.format, URIRef(FILE_TYPE + file_type)))
+    g.add((URIRef(FILE_TYPE + file_type), RDF.type, DCTERMS.MediaTypeOrExtent))
+    g.add((dist, DCAT.mediaType, URIRef(IANA + media)))
+    g.add((URIRef(IANA + media), RDF.type, DCTERMS.MediaType))
     g.add((dist, DCAT.byteSize, Literal(len(data), datatype=XSD.nonNegativeInteger)))
     g.add((dist, DCTERMS.license, CC_BY))
     checksum = URIRef(f"{dist}#sha256")
@@ -157,6 +178,10 @@ def _distribution(g: Graph, dataset: URIRef, path: Path, rel: str) -> None:
     g.add((checksum, RDF.type, SPDX.Checksum))
     g.add((checksum, SPDX.algorithm, SPDX.checksumAlgorithm_sha256))
     g.add((checksum, SPDX.checksumValue, Literal(hashlib.sha256(data).hexdigest(), datatype=XSD.hexBinary)))
+
+
+def _folder_uri(folder: Path) -> str:
+    return Path(folder).resolve().as_uri().rstrip("/") + "/"
 
 
 def _int(n: int) -> Literal:
@@ -172,7 +197,12 @@ def _slug(term: URIRef) -> str:
 
 
 def write_void(store, folder: Path, *, modified: datetime | None = None) -> Path:
-    """Describe the store and the files already in ``folder``; write ``folder/void.ttl``."""
+    """Describe the store and the files already in ``folder``; write ``folder/void.ttl``.
+
+    The files' access and download URLs are written relative to ``void.ttl`` (no ``@base``): a
+    reader resolves them against where it read ``void.ttl`` from, so no path of this machine is
+    written and the description stays true wherever the folder is copied or published."""
     path = Path(folder) / VOID_FILE
-    describe(store, folder, modified=modified).serialize(path, format="turtle")
+    text = describe(store, folder, modified=modified).serialize(format="turtle")
+    path.write_text(text.replace(f"<{_folder_uri(folder)}", "<"), encoding="utf-8")
     return path

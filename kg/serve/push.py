@@ -3,14 +3,17 @@
 One ``PUT URL?graph=<IRI>`` per named graph (N-Triples body; a non-empty default graph goes to
 ``URL?default``), then a check through the store's query endpoint that every graph holds as many
 triples as were sent. ``URL`` is the store's Graph Store endpoint (Oxigraph: ``http://host:7878/store``);
-the query endpoint defaults to the same URL with ``/store`` replaced by ``/query`` (``--query-url``
-gives another). Every failure (connection refused, an HTTP error, a graph that did not arrive whole)
+the query endpoint defaults to the same URL with ``/store`` replaced by ``/query`` (Virtuoso's
+``/sparql-graph-crud`` and ``/sparql-graph-crud-auth`` by ``/sparql``; ``--query-url`` gives another).
+The counts are asked with :func:`kg.io.remote.sparql_query` (a form POST, or a GET where that is
+refused), which every SPARQL 1.1 store answers. Every failure (connection refused, an HTTP error, a graph that did not arrive whole)
 is a ``PushError``: exit 2, one message naming the URL and which graphs did and did not arrive.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -20,8 +23,8 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from kg.model.errors import SmqiError, UsageError
-from kg.io.remote import Answer, fetch, http_opener
+from kg.model.errors import DataError, SmqiError, UsageError
+from kg.io.remote import Answer, fetch, http_opener, sparql_query
 
 __all__ = ["PushError", "PushResult", "push", "read_graphs", "default_query_url"]
 
@@ -39,13 +42,19 @@ class PushResult:
     url: str
     query_url: str
     counts: dict[str, int] = field(default_factory=dict)  # graph IRI (or DEFAULT) -> triples
+    query_method: str = ""  # how the counts were asked: kg.io.remote.FORM_POST or GET
 
 
 def default_query_url(url: str) -> str:
+    """The query endpoint beside a Graph Store endpoint: ``…/store`` → ``…/query`` (Oxigraph),
+    ``…/sparql-graph-crud`` or ``…/sparql-graph-crud-auth`` → ``…/sparql`` (Virtuoso); else ``url``."""
     parts = urllib.parse.urlsplit(url)
-    path = parts.path
-    path = path[: -len("/store")] + "/query" if path.rstrip("/").endswith("/store") else path
-    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path.replace("/query/", "/query"), "", ""))
+    path = parts.path.rstrip("/")
+    if path.endswith("/store"):
+        path = path[: -len("/store")] + "/query"
+    else:
+        path = re.sub(r"/sparql-graph-crud(-auth)?$", "/sparql", path) or parts.path
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
 def read_graphs(source: Path | ox.Store) -> dict[str, list[ox.Quad]]:
@@ -112,14 +121,16 @@ def _status(done: list[str], failed: str, rest: list[str]) -> str:
     return "; ".join(bits)
 
 
-def _count(opener, query_url: str, graph: str, timeout: float) -> int:
+def _count(query_url: str, graph: str, timeout: float) -> tuple[int, str]:
+    """Triples in ``graph`` as the store counts them, and the protocol method that asked."""
     where = "{ ?s ?p ?o }" if graph == DEFAULT else f"{{ GRAPH <{graph}> {{ ?s ?p ?o }} }}"
-    query = f"SELECT (COUNT(*) AS ?n) WHERE {where}"
-    request = urllib.request.Request(
-        query_url, data=query.encode("utf-8"), method="POST",
-        headers={"Content-Type": "application/sparql-query", "Accept": "application/sparql-results+json"})
-    document = json.loads(_send(opener, request, timeout).body.decode("utf-8"))
-    return int(document["results"]["bindings"][0]["n"]["value"])
+    answer = sparql_query(query_url, f"SELECT (COUNT(*) AS ?n) WHERE {where}", timeout=timeout)
+    try:
+        document = json.loads(answer.body.decode("utf-8"))
+        return int(document["results"]["bindings"][0]["n"]["value"]), answer.method
+    except (ValueError, KeyError, IndexError, TypeError):
+        raise DataError(f"the answer ({answer.content_type}) is not SPARQL JSON results with a count "
+                        f"(starts {answer.body[:80].decode('utf-8', 'replace')!r})") from None
 
 
 def push(url: str, source: Path | ox.Store, graphs: Sequence[str] | None = None,
@@ -157,15 +168,15 @@ def push(url: str, source: Path | ox.Store, graphs: Sequence[str] | None = None,
                             f"{_status(done, name, names[n:])}") from None
         done.append(name)
     progress(f"checking the triple counts through {result.query_url}")
-    query_opener = http_opener(result.query_url)
     wrong = []
     for name in names:
         expected = len(set(chosen[name]))
         try:
-            got = _count(query_opener, result.query_url, name, timeout)
-        except (urllib.error.URLError, OSError, ValueError, KeyError, IndexError, _HttpStatus, SmqiError) as exc:
+            got, result.query_method = _count(result.query_url, name, timeout)
+        except DataError as exc:
+            why = str(exc).removeprefix(f"{result.query_url}: ")
             raise PushError(f"push to {url}: every graph was sent, but counting them through "
-                            f"{result.query_url} failed: {_explain(exc)}") from None
+                            f"{result.query_url} failed: {why}") from None
         result.counts[name] = got
         if got != expected:
             wrong.append(f"{name} holds {got} triples, {expected} were sent")

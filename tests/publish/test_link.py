@@ -86,6 +86,79 @@ def test_wikidata_style_graph(ours) -> None:
     assert by_doi.their_works == 3  # W3 has only a PMID
 
 
+OC = "https://example.org/made-up-oc/"
+SG = "https://example.org/made-up-scigraph/"
+F = "https://example.org/made-up-forms/"
+
+
+def test_opencitations_style_identifier_nodes(ours) -> None:
+    report = run_link(ours, str(LINK / "opencitations-style.ttl"))
+    assert pairs(report) == [("anikamadu2024", OC + "br/1"), ("bardach2013", OC + "br/2")]
+    assert [o["via"] for o in report.overlaps] == [["doi 10.2196/46945", "pmid 38687582"],
+                                                   ["doi 10.1136/bmjqs-2012-001360"]]
+    assert conflicts(report) == [("bardach2013", "year", "2013", "2014")]
+    assert report.only_theirs == [OC + "br/3"]  # not the identifier nodes, not the author
+    assert report.their_works == 3
+
+
+def test_identifier_nodes_are_never_works(ours, capsys: pytest.CaptureFixture) -> None:
+    # even when told that the identifier node's own value property holds DOIs
+    assert main(["link", str(LINK / "opencitations-style.ttl"), "--format", "json",
+                 "--property", "doi=literal:hasLiteralValue"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [(o["study_id"], o["work"]) for o in doc["overlaps"]] == [
+        ("anikamadu2024", OC + "br/1"), ("bardach2013", OC + "br/2")]
+    assert doc["only_theirs"] == [OC + "br/3"] and doc["their_works"] == 3
+
+
+def test_scigraph_style_graph(ours) -> None:
+    report = run_link(ours, str(LINK / "scigraph-style.ttl"))
+    assert pairs(report) == [("bababekov2020", SG + "art/2"), ("glover2015", SG + "art/3"),
+                             ("hendrikx2018", SG + "art/1"), ("hu2019", SG + "art/5")]
+    assert [o["via"] for o in report.overlaps] == [
+        ["doi 10.1007/s00464-020-08028-y"], ["doi 10.1007/s11606-015-3236-3"],
+        ["doi 10.1186/s12913-018-3566-z"], ["pmid 30974729"]]
+    assert conflicts(report) == [("bababekov2020", "year", "2020", "2021")]  # hendrikx2018: same title up to case
+    assert report.only_theirs == [SG + "art/4"] and report.their_works == 5
+
+
+def test_identifiers_as_literals_in_every_usual_form(ours) -> None:
+    report = run_link(ours, str(LINK / "literal-forms.ttl"))
+    assert [(o["study_id"], o["work"], o["via"]) for o in report.overlaps] == [
+        ("king2013", F + "f11", ["doi 10.1016/j.healthpol.2013.02.005"]),
+        ("kleefstra2016", F + "f1", ["doi 10.2196/jmir.5552"]),
+        ("okike2016", F + "f2", ["doi 10.2196/jmir.6612"]),
+        ("pahwa2018", F + "f3", ["doi 10.2196/medinform.8154"]),
+        ("powell2019", F + "f4", ["doi 10.3310/hsdr07380"]),
+        ("rahim2021", F + "f5", ["pmid 34299905"]),
+        ("sewalk2018", F + "f8", ["doi 10.2196/10043"]),
+        ("sharma2020", F + "f9", ["doi 10.2196/17595"]),
+        ("timian2013", F + "f10", ["pmid 23378059"]),
+        ("wong2015", F + "f6", ["pmid 25707038"]),
+        ("wu2019", F + "f7", ["pmid 31596245"]),
+    ]
+    assert report.their_works == 11 and report.only_theirs == [] and report.conflicts == []  # f12, f13: no identifier
+
+
+def test_a_sparql_results_file_is_refused(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    source = LINK / "endpoint-results.json"
+    assert main(["link", str(source)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (f"smqi link: error: {source}: this is a SPARQL query results document (JSON with "
+                            "head and results), not RDF: give an RDF file (Turtle, N-Triples, TriG, JSON-LD) "
+                            "or the SPARQL endpoint's URL\n")
+    ask = tmp_path / "ask.json"
+    ask.write_text('{"head": {}, "boolean": true}', encoding="utf-8")
+    assert main(["link", str(ask)]) == 2
+    assert "SPARQL query results document (JSON with head and boolean)" in capsys.readouterr().err
+    empty = tmp_path / "empty.jsonld"  # JSON-LD that says nothing
+    empty.write_text('{"@context": {"x": "https://example.org/x"}, "y": 1}', encoding="utf-8")
+    assert main(["link", str(empty)]) == 2
+    assert capsys.readouterr().err == (f"smqi link: error: {empty}: holds no RDF triples, so no works to "
+                                       "link (is it the file you meant?)\n")
+
+
 def test_titles_compared_up_to_typography() -> None:
     assert normalise_title("Associations between X: an  Observational Study.") == \
         normalise_title("ASSOCIATIONS BETWEEN X - AN OBSERVATIONAL STUDY")

@@ -96,3 +96,47 @@ def test_bad_url_and_unknown_graph(built: Path) -> None:
     with pytest.raises(UsageError):
         push("http://127.0.0.1:1/store", built, graphs=["urn:no:such:graph"])
     assert issubclass(PushError, Exception) and PushError.exit_code == 2
+
+
+def test_default_query_url_beside_the_graph_store() -> None:
+    from kg.serve.push import default_query_url
+
+    assert default_query_url("http://127.0.0.1:7878/store") == "http://127.0.0.1:7878/query"
+    assert default_query_url("http://h:8890/sparql-graph-crud") == "http://h:8890/sparql"
+    assert default_query_url("http://h:8890/sparql-graph-crud-auth") == "http://h:8890/sparql"
+    assert default_query_url("http://h:9999/other/gsp") == "http://h:9999/other/gsp"
+
+
+class _NoCounts(http.server.BaseHTTPRequestHandler):
+    """Takes every PUT; refuses every query with HTTP 500."""
+
+    def do_PUT(self) -> None:  # noqa: N802
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(204)
+        self.end_headers()
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        body = b"query engine down"
+        self.send_response(500)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args) -> None:
+        pass
+
+
+def test_a_count_that_fails_names_the_query_url_and_method(built: Path, capsys: pytest.CaptureFixture) -> None:
+    stub = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NoCounts)
+    threading.Thread(target=stub.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{stub.server_address[1]}"
+        assert main(["push", f"{base}/store", "--from", str(built), "--quiet"]) == 2
+        assert capsys.readouterr().err == (
+            f"smqi push: error: push to {base}/store: every graph was sent, but counting them through "
+            f"{base}/query failed: the endpoint answered the query (form POST) with HTTP 500 "
+            "Internal Server Error: query engine down\n")
+    finally:
+        stub.shutdown()
+        stub.server_close()
