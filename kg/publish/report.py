@@ -32,25 +32,22 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pyoxigraph as ox
-from jinja2 import Environment, StrictUndefined
-from markupsafe import Markup
 from rdflib import Literal
 
 from kg import __version__
-from kg.publish import figures
+from kg.publish import evidencemap, figures
+from kg.publish.pages import environment, script_json, template_text
 from kg.model.errors import DataError
 from kg.model.namespaces import scheme_iri
 from kg.io.store import query_store
 
-__all__ = ["ReportData", "collect", "render", "write_report", "write_data_files",
-           "NOTICE", "FIGURES", "LEVELS", "CELL_STUDIES", "STUDY_ROWS", "DATA_FILES", "environment",
-           "template_text"]
+__all__ = ["ReportData", "collect", "render", "write_report", "write_data_files", "spreadsheet_safe",
+           "NOTICE", "FIGURES", "LEVELS", "CELL_STUDIES", "STUDY_ROWS", "DATA_FILES"]
 
 NOTICE = (
     "The evidence in this report is an independent, dual-coded extraction of real studies that meet "
@@ -217,21 +214,6 @@ def draw_figures(data: ReportData, network_graph: Any) -> dict[str, str]:
     }
 
 
-def template_text(name: str) -> str:
-    return (files("kg") / "templates" / name).read_text(encoding="utf-8")
-
-
-def environment() -> Environment:
-    return Environment(autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                       keep_trailing_newline=True)
-
-
-def _json_for_script(value: Any) -> Markup:
-    """JSON that is safe inside ``<script type="application/json">`` (no ``<``, ``>`` or ``&``)."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
-
-
 def render(data: ReportData, claims: Sequence[Any] | None, *, network: dict[str, Any] | None = None,
            docs_href: str = "../docs/index.html", cell_studies: int = CELL_STUDIES,
            study_rows: int = STUDY_ROWS) -> str:
@@ -262,7 +244,7 @@ def render(data: ReportData, claims: Sequence[Any] | None, *, network: dict[str,
         network={"nodes": 0, "edges": 0, "communities": 0, "use_communities": 0, "ari": "n/a",
                  "seed": figures.SEED, **(network or {})}, docs_href=docs_href,
         rows=rows, whole=whole, cell_studies=cell_studies,
-        gap_data=_json_for_script({"cells": hidden}) if hidden else None,
+        gap_data=script_json({"cells": hidden}) if hidden else None,
     )
 
 
@@ -314,9 +296,11 @@ def _network(report: Any) -> tuple[Any, dict[str, Any]]:
 
 def write_report(store: ox.Store, out: Path, *, claims: Any = None, network_report: Any = None,
                  docs_href: str = "../docs/index.html", cell_studies: int = CELL_STUDIES,
-                 study_rows: int = STUDY_ROWS) -> Path:
-    """Write ``out/index.html``, ``out/report.css``, ``out/figures/*.svg`` and ``out/data/*``; returns
-    index.html. ``store`` is the built Oxigraph store, typology derived.
+                 study_rows: int = STUDY_ROWS, map_studies: int = evidencemap.MAP_STUDIES) -> Path:
+    """Write ``out/index.html``, ``out/report.css``, ``out/figures/*.svg``, ``out/data/*`` and the
+    interactive map (``out/map.html``, ``out/map.js``, ``out/data/map.json``; at most ``map_studies``
+    studies, see :mod:`kg.publish.evidencemap`); returns index.html. ``store`` is the built Oxigraph
+    store, typology derived.
 
     ``claims``: the verdicts to show (``kg.derive.claims.check_claims``; ``None``: not available).
     ``network_report``: the ``kg.derive.network`` analysis to show (``None``: no network section)."""
@@ -332,6 +316,8 @@ def write_report(store: ox.Store, out: Path, *, claims: Any = None, network_repo
             (out / "figures" / name).write_text(svg, encoding="utf-8")
         (out / "report.css").write_text(template_text("report.css"), encoding="utf-8")
         write_data_files(data, out / "data")
+        evidencemap.write_map(store, out, studies=data.studies, version=__version__, notice=NOTICE,
+                              limit=map_studies)
         (out / "index.html").write_text(html, encoding="utf-8")
     except OSError as exc:
         raise DataError(f"{out}: cannot write the report: {exc.strerror or exc}") from exc
