@@ -24,7 +24,7 @@ from kg import __version__
 from kg.model.namespaces import PREFIXES
 from kg.model.errors import DataError
 from kg.model.namespaces import ONTOLOGY_IRI, SMQI
-from kg.publish.report import environment, template_text
+from kg.publish.pages import environment, template_text
 
 __all__ = ["Term", "Scheme", "collect_docs", "render_docs", "write_docs"]
 

@@ -13,7 +13,8 @@ import math
 from collections.abc import Mapping, Sequence
 from html import escape
 
-__all__ = ["bar_chart", "column_chart", "heat_map", "network_figure", "EMPTY", "SEED", "COLOURS"]
+__all__ = ["bar_chart", "column_chart", "heat_map", "network_figure", "network_order", "description", "EMPTY",
+           "SEED", "COLOURS"]
 
 SEED = 42
 COLOURS = ("#2b6cb0", "#dd6b20", "#2f855a", "#9b2c2c", "#6b46c1", "#b7791f", "#2c7a7b")
@@ -177,15 +178,35 @@ def heat_map(rows: Sequence[str], columns: Sequence[str], matrix: Sequence[Seque
     return _svg(width, height, title, "; ".join(desc) or EMPTY, body)
 
 
-def network_figure(graph, *, title: str, label_top: int = 26, dimension_names: Mapping[str, str]
-                   | None = None) -> str:
-    """The feature co-occurrence graph: spring layout (seed 42), node size by uses, colour by
-    dimension, edge width by co-occurring uses; only the ``label_top`` strongest nodes are labelled,
-    and a label that would overlap one already placed is left out (the report lists every node)."""
+def network_order(graph) -> list:
+    """The nodes of the co-occurrence graph, strongest first (weighted degree, then id): node ``i`` of
+    this list is numbered ``i + 1`` in the network figure and in the report's table of nodes."""
+    strength = dict(graph.degree(weight="weight"))
+    return sorted(graph, key=lambda n: (-strength[n], str(n)))
+
+
+def _spread(values: Sequence[float]) -> list[float]:
+    """0..1 positions, half the spring layout's own scale and half its rank order: the dense core of a
+    spring layout is pulled apart while the order of the nodes along the axis stays the same."""
+    lo, hi = min(values), max(values)
+    ranks = {i: r for r, i in enumerate(sorted(range(len(values)), key=lambda i: (values[i], i)))}
+    last = max(1, len(values) - 1)
+    return [0.5 * ((v - lo) / (hi - lo) if hi > lo else 0.5) + 0.5 * ranks[i] / last for i, v in enumerate(values)]
+
+
+def _overlaps(box: tuple[float, float, float, float], boxes: Sequence[tuple[float, float, float, float]]) -> bool:
+    return any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in boxes)
+
+
+def network_figure(graph, *, title: str, dimension_names: Mapping[str, str] | None = None) -> str:
+    """The feature co-occurrence graph: spring layout (seed 42, its dense core spread by rank), node
+    size by uses, colour by dimension, edge width by co-occurring uses. Every node is labelled: with its
+    name where that fits beside it without touching another label or node, otherwise with its number
+    in :func:`network_order` (the report's table of nodes gives every number's name)."""
     import networkx as nx
 
     names = dict(dimension_names or {})
-    width, height, margin = 900.0, 720.0, 60.0
+    width, height, margin, top, bottom = 960.0, 760.0, 16.0, 40.0, 40.0
     if graph.number_of_nodes() == 0:
         return _empty(width, 200, title)
     # Nodes and edges are in sorted order already (kg.derive.network), so the layout is reproducible.
@@ -195,46 +216,64 @@ def network_figure(graph, *, title: str, label_top: int = 26, dimension_names: M
     layout.add_edges_from((u, v, {"pull": math.log1p(w)}) for u, v, w in graph.edges(data="weight"))
     pos = nx.spring_layout(layout, weight="pull", seed=SEED, iterations=300,
                            k=3.0 / math.sqrt(graph.number_of_nodes()))
-    xs, ys = [p[0] for p in pos.values()], [p[1] for p in pos.values()]
-    x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
-
-    def at(node) -> tuple[float, float]:
-        x, y = pos[node]
-        fx = (x - x0) / (x1 - x0) if x1 > x0 else 0.5
-        fy = (y - y0) / (y1 - y0) if y1 > y0 else 0.5
-        return margin + fx * (width - 2 * margin), 50 + fy * (height - 50 - margin - 30)
+    nodes = list(pos)
+    fx, fy = _spread([pos[n][0] for n in nodes]), _spread([pos[n][1] for n in nodes])
+    inner_w, inner_h = width - 2 * margin - 160, height - top - bottom - 30
+    at = {n: (margin + 80 + fx[i] * inner_w, top + 15 + fy[i] * inner_h) for i, n in enumerate(nodes)}
 
     kinds = sorted({kind for _, kind in graph.nodes(data="kind")})
     colour = {kind: COLOURS[i % len(COLOURS)] for i, kind in enumerate(kinds)}
     peak_w = max((w for _, _, w in graph.edges(data="weight")), default=1)
     body = [_text(width / 2, 24, title, size=13, anchor="middle", weight="bold")]
     for u, v, w in graph.edges(data="weight"):
-        (ax, ay), (bx, by) = at(u), at(v)
+        (ax, ay), (bx, by) = at[u], at[v]
         body.append(f'<line x1="{ax:.1f}" y1="{ay:.1f}" x2="{bx:.1f}" y2="{by:.1f}" stroke="#999999" '
-                    f'stroke-opacity="{0.15 + 0.5 * w / peak_w:.2f}" stroke-width="{0.4 + 3 * w / peak_w:.2f}"/>')
+                    f'stroke-opacity="{0.12 + 0.45 * w / peak_w:.2f}" stroke-width="{0.4 + 3 * w / peak_w:.2f}"/>')
+    radius = {n: 3 + 1.6 * math.sqrt(graph.nodes[n].get("uses", 1)) for n in graph}
     for node in graph:
-        x, y = at(node)
+        x, y = at[node]
         data = graph.nodes[node]
-        radius = 3 + 1.6 * math.sqrt(data.get("uses", 1))
-        body.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius:.1f}" fill="{colour[data.get("kind")]}" '
+        body.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius[node]:.1f}" fill="{colour[data.get("kind")]}" '
                     f'stroke="white" stroke-width="0.8"><title>{escape(str(data.get("label", node)))} '
                     f'({escape(names.get(data.get("kind"), str(data.get("kind"))))}): {data.get("uses", 1)} uses'
                     '</title></circle>')
-    strength = dict(graph.degree(weight="weight"))
-    placed: list[tuple[float, float, float, float]] = []
-    labelled = []
-    for node in sorted(graph, key=lambda n: (-strength[n], n))[:label_top]:
-        x, y = at(node)
+    circles = {n: (at[n][0] - radius[n], at[n][1] - radius[n], at[n][0] + radius[n], at[n][1] + radius[n])
+               for n in graph}
+    labels: list[tuple[float, float, float, float]] = []
+    size, per_char, line = 9, 0.62 * 9, 11.0
+
+    def place(node, text: str) -> tuple[float, float, float, float] | None:
+        x, y = at[node]
+        w, r = per_char * len(text) + 2, radius[node] + 2
+        others = [b for n, b in circles.items() if n != node] + labels
+        for dx, dy in ((r, -line / 2), (-r - w, -line / 2), (-w / 2, -r - line), (-w / 2, r),
+                       (r * 0.7, -r * 0.7 - line), (-r * 0.7 - w, -r * 0.7 - line), (r * 0.7, r * 0.7),
+                       (-r * 0.7 - w, r * 0.7)):
+            box = (x + dx, y + dy, x + dx + w, y + dy + line)
+            inside = box[0] >= 2 and box[2] <= width - 2 and box[1] >= top and box[3] <= height - bottom
+            if inside and not _overlaps(box, others):
+                return box
+        return None
+
+    order = network_order(graph)
+    shown: list[str] = []
+    numbered: list[str] = []
+    for number, node in enumerate(order, start=1):
         label = str(graph.nodes[node].get("label", node))
-        box = (x + 5, y - 12, x + 5 + CHAR * 0.85 * len(label), y + 2)
-        if any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
+        box = place(node, label)
+        text = label
+        if box is None:
+            text = str(number)
+            box = place(node, text)
+        if box is None:  # not even the number fits: it stays in the table only
             continue
-        placed.append(box)
-        labelled.append(label)
-        body.append(f'<rect x="{box[0] - 1:.1f}" y="{box[1]:.1f}" width="{box[2] - box[0] + 2:.1f}" height="14" '
-                    'fill="white" fill-opacity="0.75"/>')
-        body.append(_text(box[0], y - 1, label, size=9))
-    legend_y = height - 24
+        labels.append(box)
+        (shown if text == label else numbered).append(f"{number} {label}" if text != label else label)
+        body.append(f'<rect x="{box[0]:.1f}" y="{box[1]:.1f}" width="{box[2] - box[0]:.1f}" height="{line:.1f}" '
+                    'fill="white" fill-opacity="0.8"/>')
+        body.append(f'<text x="{box[0] + 1:.1f}" y="{box[3] - 2.5:.1f}" font-size="{size}" text-anchor="start" '
+                    f'fill="{"#222222" if text == label else "#553c9a"}" data-node="{number}">{escape(text)}</text>')
+    legend_y = height - 22
     x = margin
     for kind in kinds:
         name = names.get(kind, kind)
@@ -242,7 +281,16 @@ def network_figure(graph, *, title: str, label_top: int = 26, dimension_names: M
         body.append(_text(x + 14, legend_y + 1, name, size=9))
         x += 30 + CHAR * 0.9 * len(name)
     body.append(_text(width / 2, height - 6, "spring layout (seed 42): position has no scale; nearby features "
-                      "co-occur often", size=9, anchor="middle", fill="#555555"))
-    desc = (f"{graph.number_of_nodes()} features, {graph.number_of_edges()} co-occurrence links; labelled: "
-            + ", ".join(labelled))
+                      "co-occur often; a number is a feature of the table of nodes", size=9, anchor="middle",
+                      fill="#555555"))
+    desc = (f"{graph.number_of_nodes()} features, {graph.number_of_edges()} co-occurrence links; named: "
+            + ", ".join(shown) + ("; numbered: " + ", ".join(numbered) if numbered else ""))
     return _svg(width, height, title, desc, body)
+
+
+def description(svg: str) -> str:
+    """The text alternative (``<desc>``) of a figure made here, as plain text."""
+    from html import unescape
+
+    start = svg.find("<desc>")
+    return unescape(svg[start + 6:svg.index("</desc>", start)]) if start >= 0 else ""

@@ -32,25 +32,22 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pyoxigraph as ox
-from jinja2 import Environment, StrictUndefined
-from markupsafe import Markup
 from rdflib import Literal
 
 from kg import __version__
-from kg.publish import figures
+from kg.publish import evidencemap, figures
+from kg.publish.pages import environment, script_json, template_text
 from kg.model.errors import DataError
 from kg.model.namespaces import scheme_iri
 from kg.io.store import query_store
 
-__all__ = ["ReportData", "collect", "render", "write_report", "write_data_files",
-           "NOTICE", "FIGURES", "LEVELS", "CELL_STUDIES", "STUDY_ROWS", "DATA_FILES", "environment",
-           "template_text"]
+__all__ = ["ReportData", "collect", "render", "write_report", "write_data_files", "spreadsheet_safe",
+           "NOTICE", "FIGURES", "SECTIONS", "LEVELS", "CELL_STUDIES", "STUDY_ROWS", "DATA_FILES"]
 
 NOTICE = (
     "The evidence in this report is an independent, dual-coded extraction of real studies that meet "
@@ -64,6 +61,11 @@ FIGURES = ("typology.svg", "population-model.svg", "network.svg", "years.svg", "
 CELL_STUDIES = 5  # study ids a gap-map cell lists in a build larger than STUDY_ROWS studies
 STUDY_ROWS = 200  # rows of the study table at most; a build of at most this many studies is shown whole
 DATA_FILES = ("gap-map-studies.csv", "gap-map-studies.json", "studies.csv", "studies.json")
+# The sections of index.html, in order: (id, title in the table of contents). A new section is one
+# entry here and one <section id="…"> in kg/templates/report.html.
+SECTIONS = (("gap-map", "Evidence gap map"), ("map", "Interactive map"), ("typology", "Typology"),
+            ("network", "Network"), ("where", "Countries and income groups"), ("years", "Studies per year"),
+            ("claims", "The review's claims"), ("studies", "Studies"))
 DIMENSION_NAMES = {"platform": "platform", "user-population": "user population",
                    "qi-activity": "QI activity", "communication-model": "communication model",
                    "host": "host"}
@@ -217,25 +219,11 @@ def draw_figures(data: ReportData, network_graph: Any) -> dict[str, str]:
     }
 
 
-def template_text(name: str) -> str:
-    return (files("kg") / "templates" / name).read_text(encoding="utf-8")
-
-
-def environment() -> Environment:
-    return Environment(autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                       keep_trailing_newline=True)
-
-
-def _json_for_script(value: Any) -> Markup:
-    """JSON that is safe inside ``<script type="application/json">`` (no ``<``, ``>`` or ``&``)."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
-
-
 def render(data: ReportData, claims: Sequence[Any] | None, *, network: dict[str, Any] | None = None,
            docs_href: str = "../docs/index.html", cell_studies: int = CELL_STUDIES,
-           study_rows: int = STUDY_ROWS) -> str:
-    """The HTML of index.html (autoescaped).
+           study_rows: int = STUDY_ROWS, figure_texts: dict[str, str] | None = None) -> str:
+    """The HTML of index.html (autoescaped). ``figure_texts``: figure file name -> its text alternative
+    (shown under the figure; :func:`kg.publish.figures.description` of each SVG).
 
     With at most ``study_rows`` studies everything is listed; with more, each gap-map cell lists its
     first ``cell_studies`` ids and the study table its first ``study_rows`` rows (see the module)."""
@@ -258,12 +246,19 @@ def render(data: ReportData, claims: Sequence[Any] | None, *, network: dict[str,
     gaps = sum(1 for c in cells.values() if c["count"] == 0)
     return env.from_string(template_text("report.html")).render(
         version=__version__, notice=NOTICE, no_claims=NO_CLAIMS, data=data, cells=cells, gaps=gaps,
+        sections=SECTIONS, figure_texts=figure_texts or {},
         levels=LEVELS, claims=None if claims is None else [_claim_view(c) for c in claims],
         network={"nodes": 0, "edges": 0, "communities": 0, "use_communities": 0, "ari": "n/a",
-                 "seed": figures.SEED, **(network or {})}, docs_href=docs_href,
+                 "seed": figures.SEED, "table": [], **(network or {})}, docs_href=docs_href,
         rows=rows, whole=whole, cell_studies=cell_studies,
-        gap_data=_json_for_script({"cells": hidden}) if hidden else None,
+        gap_data=script_json({"cells": hidden}) if hidden else None,
     )
+
+
+def spreadsheet_safe(value: str) -> str:
+    """A CSV cell a spreadsheet would read as a formula (it starts with ``=``, ``+``, ``-``, ``@``, a tab
+    or a carriage return) with a leading ``'``, so that it is shown as text; any other value as it is."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 def write_data_files(data: ReportData, folder: Path) -> list[Path]:
@@ -275,13 +270,14 @@ def write_data_files(data: ReportData, folder: Path) -> list[Path]:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["platform", "activity", "study_id"])
     for (platform, activity), ids in cells:
-        writer.writerows([platform, activity, s] for s in ids)
+        writer.writerows([spreadsheet_safe(platform), spreadsheet_safe(activity), spreadsheet_safe(s)] for s in ids)
     columns = ["id", "first_author", "year", "title", "doi", "pmid"]
     studies = io.StringIO()
     table = csv.writer(studies, lineterminator="\n")
     table.writerow([*columns, "models"])
     for row in data.study_rows:
-        table.writerow([*(row[c] for c in columns), " ".join(m["key"] for m in row["models"])])
+        table.writerow([spreadsheet_safe(v) for v in (*(row[c] for c in columns),
+                                                      " ".join(m["key"] for m in row["models"]))])
     gap_json = {"cells": [{"platform": p, "activity": a, "studies": data.gap_counts.get((p, a), len(ids)),
                            "study_ids": ids} for (p, a), ids in cells]}
     study_json = [{**{c: row[c] for c in columns}, "models": [m["key"] for m in row["models"]]}
@@ -306,32 +302,44 @@ def _network(report: Any) -> tuple[Any, dict[str, Any]]:
 
         return nx.Graph(), {}
     sizes = report.sizes()
+    graph = report.cooccurrence
+    community = {node: label for label, members in zip(report.community_labels(), report.feature_communities)
+                 for node in members}
+    strength = dict(graph.degree(weight="weight"))
+    table = [{"number": i, "label": str(graph.nodes[n].get("label", n)), "uses": graph.nodes[n].get("uses", 0),
+              "dimension": DIMENSION_NAMES.get(graph.nodes[n].get("kind"), str(graph.nodes[n].get("kind"))),
+              "links": strength[n], "community": community.get(n, "")}
+             for i, n in enumerate(figures.network_order(graph), start=1)]
     summary = {"nodes": sizes["cooccurrence"]["nodes"], "edges": sizes["cooccurrence"]["edges"],
                "communities": len(report.feature_communities), "ari": round(report.ari, 3),
-               "use_communities": len(report.use_communities), "seed": kn.SEED}
-    return report.cooccurrence, summary
+               "use_communities": len(report.use_communities), "seed": kn.SEED, "table": table}
+    return graph, summary
 
 
 def write_report(store: ox.Store, out: Path, *, claims: Any = None, network_report: Any = None,
                  docs_href: str = "../docs/index.html", cell_studies: int = CELL_STUDIES,
-                 study_rows: int = STUDY_ROWS) -> Path:
-    """Write ``out/index.html``, ``out/report.css``, ``out/figures/*.svg`` and ``out/data/*``; returns
-    index.html. ``store`` is the built Oxigraph store, typology derived.
+                 study_rows: int = STUDY_ROWS, map_studies: int = evidencemap.MAP_STUDIES) -> Path:
+    """Write ``out/index.html``, ``out/report.css``, ``out/figures/*.svg``, ``out/data/*`` and the
+    interactive map (``out/map.html``, ``out/map.js``, ``out/data/map.json``; at most ``map_studies``
+    studies, see :mod:`kg.publish.evidencemap`); returns index.html. ``store`` is the built Oxigraph
+    store, typology derived.
 
     ``claims``: the verdicts to show (``kg.derive.claims.check_claims``; ``None``: not available).
     ``network_report``: the ``kg.derive.network`` analysis to show (``None``: no network section)."""
     out = Path(out)
     data = collect(store)
     graph, net = _network(network_report)
-    html = render(data, claims, network=net, docs_href=docs_href, cell_studies=cell_studies,
-                  study_rows=study_rows)
     svgs = draw_figures(data, graph)
+    html = render(data, claims, network=net, docs_href=docs_href, cell_studies=cell_studies,
+                  study_rows=study_rows, figure_texts={k: figures.description(v) for k, v in svgs.items()})
     try:
         (out / "figures").mkdir(parents=True, exist_ok=True)
         for name, svg in svgs.items():
             (out / "figures" / name).write_text(svg, encoding="utf-8")
         (out / "report.css").write_text(template_text("report.css"), encoding="utf-8")
         write_data_files(data, out / "data")
+        evidencemap.write_map(store, out, studies=data.studies, version=__version__, notice=NOTICE,
+                              limit=map_studies)
         (out / "index.html").write_text(html, encoding="utf-8")
     except OSError as exc:
         raise DataError(f"{out}: cannot write the report: {exc.strerror or exc}") from exc

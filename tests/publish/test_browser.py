@@ -124,7 +124,7 @@ class Page:
     def evaluate(self, expression: str):
         result = self.send("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
         assert "exceptionDetails" not in result, result
-        return result["result"]["value"]
+        return result["result"].get("value")  # undefined has no value
 
 
 @pytest.fixture(scope="module")
@@ -255,3 +255,171 @@ def test_a_shortened_cell_opens_in_place(site, page: Page) -> None:
     assert after.split() == [f"many{n}2020" for n in ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot",
                                                       "golf", "hotel")]
     assert page.errors == []
+
+
+# ---------------------------------------------------------------- the interactive evidence map (map.html)
+
+STUDIES_WITH = """
+PREFIX smqi: <https://w3id.org/smqi/ontology#>
+PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
+SELECT DISTINCT ?row ?column ?study_id WHERE {
+  ?study smqi:studyId ?study_id ; smqi:reportsUse ?use .
+  ?use smqi:%s/skos:notation ?row ; smqi:%s/skos:notation ?column .
+  %s
+}"""
+
+
+def cells_by_sparql(store, row: str, column: str, extra: str = "") -> dict[str, list[str]]:
+    """ROW|COLUMN -> sorted study ids, by SPARQL on the store: the oracle of the map's cells (row and
+    column are smqi properties; extra is more of the WHERE clause, all constants of this test)."""
+    found: dict[str, set[str]] = {}
+    for solution in store.query(STUDIES_WITH % (row, column, extra), use_default_graph_as_union=True):
+        found.setdefault(f"{solution['row'].value}|{solution['column'].value}", set()).add(solution["study_id"].value)
+    return {k: sorted(v) for k, v in found.items()}
+
+
+@pytest.fixture(scope="module")
+def evidence_map(tmp_path_factory: pytest.TempPathFactory):
+    """The real data's report folder, opened from disk (file://, as a user double-clicks it)."""
+    out = tmp_path_factory.mktemp("map") / "report"
+    kg = assemble()
+    derive(kg.dataset)
+    store = store_from_dataset(kg.dataset)
+    report.write_report(store, out, claims=check_claims(kg.dataset), network_report=network.analyse(kg.dataset))
+    return out, store
+
+
+def shown_cells(page: Page) -> dict[str, int]:
+    return page.evaluate("""Object.fromEntries([...document.querySelectorAll('#map-table td[data-row]')]
+        .map(td => [td.dataset.row + '|' + td.dataset.column, +td.dataset.count]))""")
+
+
+def screenshot(page: Page, path: Path, width: int) -> bytes:
+    height = page.evaluate("document.documentElement.scrollHeight")
+    shot = page.send("Page.captureScreenshot", format="png", captureBeyondViewport=True,
+                     clip={"x": 0, "y": 0, "width": width, "height": min(height, 6000), "scale": 1})
+    png = base64.b64decode(shot["data"])
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", png[16:24])[0] == width
+    path.write_bytes(png)
+    return png
+
+
+def test_the_evidence_map_from_disk(evidence_map, page: Page, tmp_path: Path) -> None:
+    """One session: default view, new axes and segment, a filter and free text, a cell's cards, the URL
+    fragment round trip, the CSV download, and the page (and the report) at 400 px."""
+    import csv
+    import io
+
+    folder, store = evidence_map
+    url = (folder / "map.html").as_uri()
+    page.send("Emulation.setDeviceMetricsOverride", width=1400, height=1000, deviceScaleFactor=1, mobile=False)
+    page.errors.clear()
+    page.failed.clear()
+    page.load(url)
+    assert page.errors == [] and page.failed == []
+    assert "not the review's own list of 40 studies" in page.evaluate("document.getElementById('notice').innerText")
+    assert page.evaluate("document.getElementById('map-controls').hidden") is False
+    assert page.evaluate("document.getElementById('map-cards').hidden") is True  # no cell chosen yet
+    default = cells_by_sparql(store, "platform", "qiActivity")
+    assert {k: v for k, v in shown_cells(page).items() if v} == {k: len(v) for k, v in default.items()}
+    gaps = page.evaluate("[...document.querySelectorAll('#map-table td.gap')].map(td => td.innerText)")
+    assert gaps and set(gaps) == {"gap"}
+
+    # new axes and a segment
+    page.evaluate("""(() => { const set = (id, v) => { const s = document.getElementById(id); s.value = v;
+        s.dispatchEvent(new Event('change', {bubbles: true})); };
+        set('map-y', 'host'); set('map-x', 'model-of-use'); set('map-segment', 'communication-model'); })()""")
+    expected = cells_by_sparql(store, "host", "modelOfUse")
+    assert {k: v for k, v in shown_cells(page).items() if v} == {k: len(v) for k, v in expected.items()}
+    assert page.evaluate("document.getElementById('map-title').textContent") == "host by model of use"
+    segments = page.evaluate("document.querySelectorAll('#map-table .segments span[data-segment]').length")
+    assert segments >= len(expected)
+
+    # a filter (platform twitter) and free text
+    page.evaluate("""(() => { const box = document.querySelector('input[name="f.platform"][value="twitter"]');
+        box.click(); })()""")
+    twitter = cells_by_sparql(store, "host", "modelOfUse",
+                              "?use smqi:platform/skos:notation 'twitter' .")
+    assert {k: v for k, v in shown_cells(page).items() if v} == {k: len(v) for k, v in twitter.items()}
+    words = "hospital"
+    page.evaluate(f"""(() => {{ const q = document.getElementById('map-q'); q.value = '{words}';
+        q.dispatchEvent(new Event('input', {{bubbles: true}})); }})()""")
+    rows = {r["study_id"]: r for r in csv.DictReader((Path(__file__).parents[2] / "data" / "studies.csv")
+                                                     .open(newline="", encoding="utf-8"))}
+    text = {s: " ".join((r["study_id"], r["title"], r["first_author"], r["journal"], r["year"], r["summary"])).lower()
+            for s, r in rows.items()}
+    both = {k: [s for s in v if words in text[s]] for k, v in twitter.items()}
+    both = {k: v for k, v in both.items() if v}
+    assert both and {k: v for k, v in shown_cells(page).items() if v} == {k: len(v) for k, v in both.items()}
+
+    # a cell opens its studies as cards
+    cell = max(both, key=lambda k: (len(both[k]), k))
+    page.evaluate(f"document.querySelector('#map-table button[data-cell=\"{cell}\"]').click()")
+    cards = page.evaluate("""[...document.querySelectorAll('#card-list .card')].filter(c => !c.hidden)
+        .map(c => ({id: c.dataset.study, title: c.querySelector('h3').innerText,
+                    matched: [...c.querySelectorAll('li.match')].map(li => li.dataset.use),
+                    links: [...c.querySelectorAll('.links a')].map(a => a.href)}))""")
+    assert [c["id"] for c in cards] == both[cell]
+    for card in cards:
+        assert card["title"] == rows[card["id"]]["title"] and card["matched"], card
+        assert card["links"], card
+    fragment = page.evaluate("location.hash")
+    state = dict(p.split("=", 1) for p in fragment.lstrip("#").split("&"))
+    assert (state["y"], state["x"], state["seg"], state["f.platform"], state["q"], state["cell"]) == (
+        "host", "model-of-use", "communication-model", "twitter", words, cell.replace("|", "%7C"))
+    table = shown_cells(page)
+
+    # the view's table as CSV: the numbers on screen, formula-like text neutralised
+    text_csv = page.evaluate("window.smqiMap.viewCsv()")
+    parsed = list(csv.reader(io.StringIO(text_csv)))
+    assert parsed[0][:5] == ["host", "host", "model-of-use", "model of use", "studies"]
+    assert {f"{r[0]}|{r[2]}": int(r[4]) for r in parsed[1:]} == table
+    assert {f"{r[0]}|{r[2]}": r[-1].split() for r in parsed[1:] if r[-1]} == both
+    assert page.evaluate("['=1+1', '+a', '-a', '@a', '\\tx', '\\rx', 'a=b', ''].map(window.smqiMap.spreadsheet_safe)") == [
+        "'=1+1", "'+a", "'-a", "'@a", "'\tx", "'\rx", "a=b", ""]
+    page.send("Page.setDownloadBehavior", behavior="allow", downloadPath=str(tmp_path))
+    page.evaluate("document.getElementById('download-csv').click()")
+    saved = tmp_path / "smqi-map-host-by-model-of-use.csv"
+    deadline = time.monotonic() + TIMEOUT
+    while not saved.is_file():
+        assert time.monotonic() < deadline, "the CSV download did not arrive"
+        page.settle(0.1)
+    assert saved.read_text(encoding="utf-8-sig").replace("\r\n", "\n") == text_csv.replace("\r\n", "\n")
+    screenshot(page, tmp_path / "map-1400.png", 1400)
+
+    # the fragment restores the view in a fresh page
+    page.load("about:blank")
+    page.load(url + fragment)
+    assert page.errors == [] and page.failed == []
+    assert page.evaluate("['map-y', 'map-x', 'map-segment', 'map-q'].map(id => document.getElementById(id).value)") == [
+        "host", "model-of-use", "communication-model", words]
+    assert page.evaluate("document.querySelector('input[name=\"f.platform\"][value=\"twitter\"]').checked") is True
+    assert shown_cells(page) == table
+    assert page.evaluate("[...document.querySelectorAll('#card-list .card')].filter(c => !c.hidden)"
+                         ".map(c => c.dataset.study)") == both[cell]
+    assert page.evaluate("location.hash") == fragment
+
+    # the network figure as Chromium draws it: every node has a text, no two texts overlap
+    page.load((folder / "figures" / "network.svg").as_uri())
+    boxes = page.evaluate("""[...document.querySelectorAll('text[data-node]')].map(t => {
+        const b = t.getBBox(); return [b.x, b.y, b.x + b.width, b.y + b.height]; })""")
+    assert len(boxes) == 40
+    assert not [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:]
+                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]]
+
+    # 400 px: nothing runs off the page (the wide table scrolls in its own box); so does the report
+    page.send("Emulation.setDeviceMetricsOverride", width=400, height=900, deviceScaleFactor=1, mobile=True)
+    page.load("about:blank")  # the same URL again would be a same-document navigation with no load event
+    page.load(url + fragment)
+    widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert widths == [400, 400], widths
+    screenshot(page, tmp_path / "map-400.png", 400)
+    page.load((folder / "index.html").as_uri())
+    assert page.errors == [] and page.failed == []
+    widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert widths == [400, 400], widths
+    screenshot(page, tmp_path / "report-400.png", 400)
+    page.send("Emulation.clearDeviceMetricsOverride")
+    if os.environ.get("SMQI_SCREENSHOT_DIR"):  # e.g. SMQI_SCREENSHOT_DIR=/tmp/shots to look at them
+        for png in tmp_path.glob("*.png"):
+            shutil.copy(png, Path(os.environ["SMQI_SCREENSHOT_DIR"]) / png.name)

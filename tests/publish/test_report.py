@@ -257,7 +257,7 @@ def test_report_with_zero_studies(tmp_path: Path) -> None:
 def test_figures_are_reproducible(tmp_path: Path) -> None:
     for run in ("a", "b"):
         write(HERE / "hostile", tmp_path / run, claims=None)
-    for name in ("index.html", *(f"figures/{f}" for f in report.FIGURES),
+    for name in ("index.html", "map.html", "data/map.json", *(f"figures/{f}" for f in report.FIGURES),
                  *(f"data/{f}" for f in report.DATA_FILES)):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     svg = (tmp_path / "a" / "figures" / "typology.svg").read_text(encoding="utf-8")
@@ -283,8 +283,9 @@ def test_report_command(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "rep"
     assert main(["report", "--data", str(HERE / "one"), "--out", str(out)]) == 0
     assert f"Wrote {out / 'index.html'}" in capsys.readouterr().out
-    assert sorted(p.name for p in out.iterdir()) == ["data", "figures", "index.html", "report.css"]
-    assert sorted(p.name for p in (out / "data").iterdir()) == sorted(report.DATA_FILES)
+    assert sorted(p.name for p in out.iterdir()) == ["data", "figures", "index.html", "map.html", "map.js",
+                                                     "report.css"]
+    assert sorted(p.name for p in (out / "data").iterdir()) == sorted([*report.DATA_FILES, "map.json"])
     before = (out / "index.html").read_bytes()
     assert main(["report", "--data", str(tmp_path / "missing"), "--out", str(out)]) == 2
     err = capsys.readouterr().err
@@ -412,3 +413,53 @@ def test_report_at_the_default_limits_on_a_synthetic_store(tmp_path: Path) -> No
     assert crowded > 5  # the synthetic data does crowd cells
     with (out / "data" / "studies.csv").open(newline="", encoding="utf-8") as handle:
         assert len(list(csv.DictReader(handle))) == 250
+
+
+# ---------------------------------------------------------------- readable figures, safe CSV cells
+
+
+def test_every_network_node_is_named_or_numbered_and_the_table_lists_all(real) -> None:
+    dataset, out, html = real
+    graph = network.analyse(dataset).cooccurrence
+    svg = (out / "figures" / "network.svg").read_text(encoding="utf-8")
+    tree = parse(svg)
+    order = figures.network_order(graph)
+    labels = [str(graph.nodes[n]["label"]) for n in order]
+    texts = {int(t.attrs["data-node"]): t.text for t in tree.find_all("text", data_node=True)}
+    assert sorted(texts) == list(range(1, len(order) + 1)) and len(order) == 40  # every node has a text
+    assert all(text in (labels[i - 1], str(i)) for i, text in texts.items())
+    rows = html.find("table", id="network-table").find_all("tr", data_node=True)
+    assert [(r.find_all("td")[0].text, r.find_all("td")[1].text) for r in rows] == [
+        (str(i), label) for i, label in enumerate(labels, start=1)]
+    boxes = [(float(r.attrs["x"]), float(r.attrs["y"]), float(r.attrs["x"]) + float(r.attrs["width"]),
+              float(r.attrs["y"]) + float(r.attrs["height"])) for r in tree.find_all("rect", fill_opacity="0.8")]
+    assert len(boxes) == len(texts)
+    assert not [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:]
+                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]]  # no two labels overlap
+
+
+def test_figures_open_full_size_and_carry_their_text(real) -> None:
+    _, out, html = real
+    for name in report.FIGURES:
+        fig = html.find("figure", id=f"figure-{name[:-4]}")
+        assert [a.attrs["href"] for a in fig.find_all("a")] == [f"figures/{name}"] * 2
+        text = fig.find("p", id=f"text-{name[:-4]}").text
+        assert text == figures.description((out / "figures" / name).read_text(encoding="utf-8")) and text
+        assert fig.find("img").attrs["aria-describedby"] == f"text-{name[:-4]}"
+    assert [a.attrs["href"] for a in html.find("nav").find_all("a")] == [f"#{s}" for s, _ in report.SECTIONS]
+    assert html.find("a", id="map-link").attrs["href"] == "map.html"
+    claims = html.find_all("td", data_label=True)
+    assert claims == [] or {c.attrs["data-label"] for c in claims} == {"claim", "statement", "verdict", "numbers",
+                                                                     "explanation"}
+
+
+def test_claim_cells_name_their_column() -> None:
+    claim = SimpleNamespace(claim_id="c1", statement="s", verdict="supported", numbers={"n": 1}, explanation="e")
+    tree = parse(report.render(report.ReportData(), [claim]))
+    assert [td.attrs["data-label"] for td in tree.find("tr", data_claim="c1").find_all("td", data_label=True)] == [
+        "claim", "statement", "verdict", "numbers", "explanation"]
+
+
+def test_spreadsheet_safe() -> None:
+    assert [report.spreadsheet_safe(v) for v in ("=1+1", "+a", "-a", "@a", "\tx", "\rx", "a=b", "", "1")] == [
+        "'=1+1", "'+a", "'-a", "'@a", "'\tx", "'\rx", "a=b", "", "1"]
