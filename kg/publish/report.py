@@ -41,12 +41,13 @@ from rdflib import Literal
 
 from kg import __version__
 from kg.publish import evidencemap, figures
+from kg.publish.export import spreadsheet_safe
 from kg.publish.pages import environment, script_json, template_text
 from kg.model.errors import DataError
 from kg.model.namespaces import scheme_iri
 from kg.io.store import query_store
 
-__all__ = ["ReportData", "collect", "render", "write_report", "write_data_files", "spreadsheet_safe",
+__all__ = ["ReportData", "collect", "render", "write_report", "write_data_files",
            "NOTICE", "FIGURES", "SECTIONS", "LEVELS", "CELL_STUDIES", "STUDY_ROWS", "DATA_FILES"]
 
 NOTICE = (
@@ -65,7 +66,7 @@ DATA_FILES = ("gap-map-studies.csv", "gap-map-studies.json", "studies.csv", "stu
 # entry here and one <section id="…"> in kg/templates/report.html.
 SECTIONS = (("gap-map", "Evidence gap map"), ("map", "Interactive map"), ("typology", "Typology"),
             ("network", "Network"), ("where", "Countries and income groups"), ("years", "Studies per year"),
-            ("claims", "The review's claims"), ("studies", "Studies"))
+            ("agreement", "Agreement of the coders"), ("claims", "The review's claims"), ("studies", "Studies"))
 DIMENSION_NAMES = {"platform": "platform", "user-population": "user population",
                    "qi-activity": "QI activity", "communication-model": "communication model",
                    "host": "host"}
@@ -219,11 +220,41 @@ def draw_figures(data: ReportData, network_graph: Any) -> dict[str, str]:
     }
 
 
+_DIMENSION_LABELS = {"communication_model": "communication model", "host": "host", "model_of_use": "model of use",
+                     "platform": "platforms", "user_population": "user populations", "qi_activity": "QI activities",
+                     "qi_stage": "QI stages"}
+
+
+def _agreement_view(found: Any) -> dict[str, Any] | None:
+    """What the agreement section shows of a ``kg.derive.agreement.Agreement`` (None: no codings)."""
+    from kg.derive.agreement import rounded
+
+    if found is None or not found.figures:
+        return None
+    figures = []
+    for f in found.figures:
+        share = rounded(f.observed, 3)
+        behind = [d for d in found.disagreements if d.dimension == f.dimension]
+        figures.append({
+            "dimension": f.dimension, "label": _DIMENSION_LABELS.get(f.dimension, f.dimension),
+            "kind": "single-valued" if f.kind == "single" else "multi-valued (exact)", "uses": f.uses,
+            "agreements": f.agreements, "share": "-" if share is None else f"{share:.1%}",
+            "kappa": "" if f.kind != "single" else "undefined" if f.kappa is None else f"{rounded(f.kappa, 3):.3f}",
+            "jaccard": "" if f.mean_jaccard is None else f"{rounded(f.mean_jaccard, 3):.3f}",
+            "disagreements": [{"use": d.use, "coder1": "; ".join(d.coder1) or "unclassified",
+                               "coder2": "; ".join(d.coder2) or "unclassified",
+                               "consensus": "; ".join(d.consensus) or "unclassified"} for d in behind]})
+    coders = sorted({(f.coder1, f.coder2) for f in found.figures})
+    return {"uses": found.coded_uses, "coders": ", ".join(f"{a} and {b}" for a, b in coders), "figures": figures}
+
+
 def render(data: ReportData, claims: Sequence[Any] | None, *, network: dict[str, Any] | None = None,
            docs_href: str = "../docs/index.html", cell_studies: int = CELL_STUDIES,
-           study_rows: int = STUDY_ROWS, figure_texts: dict[str, str] | None = None) -> str:
+           study_rows: int = STUDY_ROWS, figure_texts: dict[str, str] | None = None,
+           agreement: Any = None) -> str:
     """The HTML of index.html (autoescaped). ``figure_texts``: figure file name -> its text alternative
-    (shown under the figure; :func:`kg.publish.figures.description` of each SVG).
+    (shown under the figure; :func:`kg.publish.figures.description` of each SVG). ``agreement``: the
+    inter-coder agreement (``kg.derive.agreement.agreement``; None or no figures: no codings).
 
     With at most ``study_rows`` studies everything is listed; with more, each gap-map cell lists its
     first ``cell_studies`` ids and the study table its first ``study_rows`` rows (see the module)."""
@@ -248,17 +279,12 @@ def render(data: ReportData, claims: Sequence[Any] | None, *, network: dict[str,
         version=__version__, notice=NOTICE, no_claims=NO_CLAIMS, data=data, cells=cells, gaps=gaps,
         sections=SECTIONS, figure_texts=figure_texts or {},
         levels=LEVELS, claims=None if claims is None else [_claim_view(c) for c in claims],
+        agreement=_agreement_view(agreement),
         network={"nodes": 0, "edges": 0, "communities": 0, "use_communities": 0, "ari": "n/a",
                  "seed": figures.SEED, "table": [], **(network or {})}, docs_href=docs_href,
         rows=rows, whole=whole, cell_studies=cell_studies,
         gap_data=script_json({"cells": hidden}) if hidden else None,
     )
-
-
-def spreadsheet_safe(value: str) -> str:
-    """A CSV cell a spreadsheet would read as a formula (it starts with ``=``, ``+``, ``-``, ``@``, a tab
-    or a carriage return) with a leading ``'``, so that it is shown as text; any other value as it is."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 def write_data_files(data: ReportData, folder: Path) -> list[Path]:
@@ -330,8 +356,11 @@ def write_report(store: ox.Store, out: Path, *, claims: Any = None, network_repo
     data = collect(store)
     graph, net = _network(network_report)
     svgs = draw_figures(data, graph)
+    from kg.derive.agreement import agreement
+
     html = render(data, claims, network=net, docs_href=docs_href, cell_studies=cell_studies,
-                  study_rows=study_rows, figure_texts={k: figures.description(v) for k, v in svgs.items()})
+                  study_rows=study_rows, figure_texts={k: figures.description(v) for k, v in svgs.items()},
+                  agreement=agreement(store))
     try:
         (out / "figures").mkdir(parents=True, exist_ok=True)
         for name, svg in svgs.items():

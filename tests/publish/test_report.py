@@ -460,6 +460,44 @@ def test_claim_cells_name_their_column() -> None:
         "claim", "statement", "verdict", "numbers", "explanation"]
 
 
-def test_spreadsheet_safe() -> None:
-    assert [report.spreadsheet_safe(v) for v in ("=1+1", "+a", "-a", "@a", "\tx", "\rx", "a=b", "", "1")] == [
-        "'=1+1", "'+a", "'-a", "'@a", "'\tx", "'\rx", "a=b", "", "1"]
+def test_the_report_csv_downloads_use_the_exports_spreadsheet_safe() -> None:
+    """One neutralising function for the exports and the report's data files (kg.publish.export)."""
+    from kg.publish import export
+
+    assert report.spreadsheet_safe is export.spreadsheet_safe
+
+
+def test_agreement_section_equals_the_agreement_queries(real) -> None:
+    """The table shows every figure of kg.derive.agreement over the build's codings, and each figure's
+    disagreements are listed under it with both codings and the consensus."""
+    from kg.derive.agreement import agreement, rounded
+
+    dataset, _out, html = real
+    found = agreement(store_from_dataset(dataset))
+    assert found.coded_uses == len(sheet("uses.csv"))
+    section = html.find("section", id="agreement")
+    assert int(section.find("span", data_count="coded-uses").text) == found.coded_uses
+    rows = section.find("table", id="agreement-table").find_all("tr", data_dimension=True)
+    assert [r.attrs["data-dimension"] for r in rows] == [f.dimension for f in found.figures]
+    for row, f in zip(rows, found.figures):
+        cells = [td.text for td in row.find_all("td")]
+        assert cells[2] == str(f.uses) and cells[3] == f"{f.agreements} ({rounded(f.observed, 3):.1%})"
+        assert cells[4] == ("" if f.kind == "multi" else f"{rounded(f.kappa, 3):.3f}")
+        assert cells[5] == ("" if f.kind == "single" else f"{rounded(f.mean_jaccard, 3):.3f}")
+        behind = [d for d in found.disagreements if d.dimension == f.dimension]
+        listed = [t for t in section.find_all("table", data_dimension=f.dimension)
+                  if t.attrs.get("class") == "disagreements"]
+        assert len(listed) == (1 if behind else 0)
+        if listed:
+            assert [tr.attrs["data-use"] for tr in listed[0].find_all("tr", data_use=True)] == [d.use for d in behind]
+    assert "agreement" in [a.attrs["href"][1:] for a in html.find("nav").find_all("a")]
+
+
+def test_agreement_section_without_codings(tmp_path: Path) -> None:
+    from kg.publish.pipeline import run_pipeline
+
+    fixture = Path(__file__).parents[1] / "claims" / "sheets"  # made up, no codings.csv
+    assert not (fixture / "codings.csv").exists()
+    report.write_report(run_pipeline(fixture, check=False).store, tmp_path / "r")
+    html = parse((tmp_path / "r" / "index.html").read_text(encoding="utf-8"))
+    assert html.find_all("p", id="agreement-empty") and not html.find_all("table", id="agreement-table")
