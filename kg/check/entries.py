@@ -24,10 +24,12 @@ from rdflib import RDF, Graph, URIRef
 
 from kg.model.errors import DataError, InputInvalid, Problem, UsageError
 from kg.io.sheets import (
+    CODING_COLUMNS,
     COLUMN_OF,
     Existing,
     Origin,
     display_path,
+    load_codings,
     load_sheets,
     normalise_doi,
     read_sheet,
@@ -61,7 +63,7 @@ class Entries:
 
     graph: Graph = field(default_factory=Graph)  # the new evidence triples only
     origins: dict[URIRef, Origin] = field(default_factory=dict)
-    sheets: dict[str, Path] = field(default_factory=dict)  # "studies" / "uses" -> path
+    sheets: dict[str, Path] = field(default_factory=dict)  # "studies" / "uses" / "codings" -> path
     sheet_rows: dict[str, list[tuple[int, dict[str, str]]]] = field(default_factory=dict)
     rdf: dict[Path, Graph] = field(default_factory=dict)  # each RDF file's own triples
     problems: list[Problem] = field(default_factory=list)
@@ -128,13 +130,16 @@ def sheet_kind(path: Path) -> str:
         raise DataError(f"{display_path(path)}: no such file") from None
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"{display_path(path)}: cannot be read as a CSV sheet ({exc})") from None
+    if "coder" in header:
+        return "codings"
     if "use_no" in header:
         return "uses"
     if "title" in header:
         return "studies"
     raise DataError(
         f"{display_path(path)}:1: not an extraction sheet: the header has neither the studies columns "
-        f"({','.join(STUDY_COLUMNS)}) nor the uses columns ({','.join(USE_COLUMNS)})"
+        f"({','.join(STUDY_COLUMNS)}) nor the uses columns ({','.join(USE_COLUMNS)}) nor the codings "
+        f"columns ({','.join(CODING_COLUMNS)})"
     )
 
 
@@ -300,10 +305,10 @@ def read_entries(paths: list[Path], vocab: Vocabulary, existing: Existing) -> En
             raise UsageError(f"{path}: unsupported file type; give .csv sheets or RDF "
                              f"({', '.join(sorted(FORMATS))})")
     if entries.sheets:
-        if set(entries.sheets) != {"studies", "uses"}:
+        if not {"studies", "uses"} <= set(entries.sheets):
             missing = ({"studies", "uses"} - set(entries.sheets)).pop()
             raise UsageError(f"the {missing} sheet is missing: CSV entries are validated as a pair "
-                             "(studies.csv and uses.csv)")
+                             "(studies.csv and uses.csv, with their codings.csv if any)")
         entries.sheet_rows = {"studies": read_sheet(entries.sheets["studies"], STUDY_COLUMNS),
                               "uses": read_sheet(entries.sheets["uses"], USE_COLUMNS)}
         rdf_study_ids = {str(o) for o in entries.graph.objects(None, SMQI.studyId)}
@@ -316,8 +321,50 @@ def read_entries(paths: list[Path], vocab: Vocabulary, existing: Existing) -> En
                 entries.graph.add(triple)
         except InputInvalid as exc:
             entries.problems.extend(exc.problems)
+        if "codings" in entries.sheets:
+            entries.sheet_rows["codings"] = read_sheet(entries.sheets["codings"], CODING_COLUMNS)
+            entries.problems.extend(_check_codings(entries, vocab))
     entries.problems.extend(_check_rdf(entries, existing, vocab, texts))
     return entries
+
+
+def _check_codings(entries: Entries, vocab: Vocabulary) -> list[Problem]:
+    """The new entries' codings sheet: its rows (kg.io.sheets.load_codings), each coding of one of the
+    new uses, and every new use coded by every coder of the sheet. Its triples join the entries'."""
+    path = entries.sheets["codings"]
+    uses = {str(u) for u in entries.graph.subjects(RDF.type, SMQI.SocialMediaUse)}
+    try:
+        codings = load_codings(path, vocab, known_uses=uses)
+    except InputInvalid as exc:
+        from dataclasses import replace
+
+        # a coding of another use: say what belongs together
+        return [replace(p, message=p.message.replace(
+                    "which is not a use of the uses sheet or of entries/: a coding belongs to a consensus use.",
+                    "which is not one of the new uses: the codings sheet holds the codings of the uses "
+                    "in the uses sheet given with it.")) for p in exc.problems]
+    entries.origins.update(codings.origins)
+    entries.graph.parse(data="".join(codings.lines), format="nt")
+    coded: dict[str, set[str]] = {}
+    for _row, entry in codings.rows:
+        sid, no, coder = entry.split("-", 2)
+        coded.setdefault(f"{sid}-{no}", set()).add(coder)
+    problems = []
+    shown = display_path(path)
+    for row, rec in entries.sheet_rows["uses"]:
+        entry = f"{rec['study_id']}-{rec['use_no']}"
+        missing = sorted(set(codings.coders) - coded.get(entry, set()))
+        if missing or len(coded.get(entry, ())) < 2:
+            have = sorted(coded.get(entry, ()))
+            problems.append(Problem(
+                message=f"use {entry} has {len(have)} coding(s) in {shown}"
+                        + (f" (by {', '.join(have)})" if have else "")
+                        + (f", none by {', '.join(missing)}" if missing else "")
+                        + ": when new uses come with their codings, each use has the independent codings of "
+                        "at least two coders, and every coder of the sheet codes every use.",
+                file=display_path(entries.sheets["uses"]), row=row, entry=entry, field="use_no",
+                value=rec["use_no"]))
+    return problems
 
 
 def _describe(term) -> str:
@@ -457,7 +504,10 @@ def problems_by_study(entries: Entries, problems: list[Problem]) -> dict[str, li
     for problem in problems:
         entry = problem.entry or ""
         sid = entry
-        if re.match(r"^.+-[^-]+$", entry) and not re.match(r"^[a-z]+[0-9]{4}[a-z]?$", entry):
+        leading = re.match(r"^([a-z]+[0-9]{4}[a-z]?)-[0-9]+(-[a-z][a-z0-9-]*)?$", entry)  # a use or a coding
+        if leading:
+            sid = leading.group(1)
+        elif re.match(r"^.+-[^-]+$", entry) and not re.match(r"^[a-z]+[0-9]{4}[a-z]?$", entry):
             sid = entry.rsplit("-", 1)[0]
         grouped[sid].append(problem)
     return dict(grouped)
@@ -477,7 +527,7 @@ def validate_paths(paths: list[Path], data_dir: Path | None = None):
     if not paths:
         raise UsageError("give at least one file to validate")
     folder = Path(data_dir) if data_dir else resources.data_dir()
-    own = [folder / "studies.csv", folder / "uses.csv"]
+    own = [folder / "studies.csv", folder / "uses.csv", folder / "codings.csv"]
     is_own = all(any(_same(Path(p), o) for o in own) for p in paths)
     report, _entries = check_entries([Path(p) for p in paths], data_dir, context=not is_own)
     return report

@@ -26,13 +26,13 @@ from rdflib import RDF, Graph, URIRef
 from kg.model import resources
 from kg.io.atomic import inside, os_error, recover, write_files
 from kg.io.lock import data_lock
-from kg.publish.diff import Snapshot, compare, moved, snapshot_of_data
+from kg.publish.diff import Snapshot, agreement_lines, compare, moved, snapshot_of_data
 from kg.check.entries import Entries, check_entries, problems_by_study, study_id_of
 from kg.model.errors import InputInvalid, Problem, UsageError
-from kg.io.sheets import STUDY_COLUMNS, USE_COLUMNS, display_path, read_sheet
+from kg.io.sheets import CODING_COLUMNS, STUDY_COLUMNS, USE_COLUMNS, display_path, read_sheet
 from kg.model.namespaces import SMQI
 
-__all__ = ["AddResult", "append_rows", "plan_writes", "add_entries", "report_text", "MAX_ROUNDS"]
+__all__ = ["AddResult", "append_rows", "append_rows_to_header", "plan_writes", "add_entries", "report_text", "MAX_ROUNDS"]
 
 MAX_ROUNDS = 5
 
@@ -79,6 +79,16 @@ def append_rows(path: Path, rows: list[dict[str, str]]) -> bytes:
     return prefix + buffer.getvalue().encode("utf-8")
 
 
+def append_rows_to_header(columns: list[str], rows: list[dict[str, str]]) -> bytes:
+    """A new sheet: the header ``columns`` and ``rows`` (UTF-8, "\n" line ends)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([row.get(col, "") for col in columns])
+    return buffer.getvalue().encode("utf-8")
+
+
 def _study_graph(graph: Graph, study: URIRef) -> Graph:
     """The study node and its uses, with everything said about them (blank nodes followed)."""
     out = Graph()
@@ -110,10 +120,14 @@ def plan_writes(entries: Entries, data_dir: Path, keep: set[str]) -> dict[Path, 
     """The new bytes of every data file that changes, for the entries of the studies in ``keep``."""
     changes: dict[Path, bytes] = {}
     if entries.sheets:
-        for kind, target, columns in (("studies", "studies.csv", STUDY_COLUMNS), ("uses", "uses.csv", USE_COLUMNS)):
-            rows = [rec for _row, rec in entries.sheet_rows[kind] if rec["study_id"] in keep]
+        for kind, target, columns in (("studies", "studies.csv", STUDY_COLUMNS), ("uses", "uses.csv", USE_COLUMNS),
+                                      ("codings", "codings.csv", CODING_COLUMNS)):
+            rows = [rec for _row, rec in entries.sheet_rows.get(kind, []) if rec["study_id"] in keep]
             if rows:
                 path = inside(data_dir, data_dir / target)
+                if kind == "codings" and not path.exists():  # the folder's first codings: a new sheet
+                    changes[path] = append_rows_to_header(columns, rows)
+                    continue
                 read_sheet(path, columns)  # the target must be a readable sheet with these columns
                 changes[path] = append_rows(path, rows)
     per_study: dict[str, Graph] = {}
@@ -143,7 +157,7 @@ def plan_writes(entries: Entries, data_dir: Path, keep: set[str]) -> dict[Path, 
 
 def _entry_ids(entries: Entries) -> set[str]:
     """Study ids of every new entry (for a use of an existing study: that study's id)."""
-    ids = {rec["study_id"] for kind in ("studies", "uses") for _r, rec in entries.sheet_rows.get(kind, [])}
+    ids = {rec["study_id"] for kind in ("studies", "uses", "codings") for _r, rec in entries.sheet_rows.get(kind, [])}
     for graph in entries.rdf.values():
         for node in set(graph.subjects(RDF.type, SMQI.Study)) | set(graph.objects(None, SMQI.reportedIn)):
             ids.add(study_id_of(node) or "")
@@ -154,7 +168,9 @@ def _subset_files(entries: Entries, keep: set[str], folder: Path) -> list[Path]:
     """The kept entries written to ``folder`` as files again, to be re-validated on their own."""
     paths = []
     if entries.sheets:
-        for kind, columns in (("studies", STUDY_COLUMNS), ("uses", USE_COLUMNS)):
+        for kind, columns in (("studies", STUDY_COLUMNS), ("uses", USE_COLUMNS), ("codings", CODING_COLUMNS)):
+            if kind not in entries.sheet_rows:
+                continue
             path = folder / f"{kind}.csv"
             with path.open("w", newline="", encoding="utf-8") as handle:
                 writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n")
@@ -277,6 +293,9 @@ def report_text(result: AddResult) -> str:
             for r in rows:
                 key = ", ".join(str(v) for k, v in r["row"].items() if k != "label")
                 lines.append(f"  {name} [{key}]: {moved(r)}")
+    if changes.get("agreement"):
+        lines.append("Agreement figures that moved (before -> after):")
+        lines.extend(agreement_lines(changes["agreement"]))
     if result.rejected:
         lines.append(f"Rejected: {len(result.rejected)} entr{'y' if len(result.rejected) == 1 else 'ies'}"
                      + (f" (written to {display_path(result.rejected_file)})" if result.rejected_file else ""))

@@ -25,7 +25,7 @@ from kg.model.namespaces import BASE, G_DERIVED, G_EVIDENCE, SMQI
 
 __all__ = [
     "Snapshot", "snapshot_of_store", "snapshot_of_data", "snapshot_of_build", "snapshot_of_git",
-    "compare", "to_json", "to_text", "moved", "diff_builds", "diff_git"
+    "compare", "to_json", "to_text", "moved", "diff_builds", "diff_git", "agreement_lines"
 ]
 
 
@@ -252,12 +252,19 @@ def to_text(diff: dict) -> str:
         lines.extend(f"  {name} [{_row_text(r['row'])}]: {moved(r)}" for r in rows)
     changes = diff.get("agreement", [])
     lines.append(f"Agreement figures changed: {len(changes)}")
+    lines.extend(agreement_lines(changes))
+    return "\n".join(lines) + "\n"
+
+
+def agreement_lines(changes: list[dict]) -> list[str]:
+    """``  host: agreements 3 -> 4; kappa 0.5556 -> 1`` for each agreement figure that moved."""
+    lines = []
     for change in changes:
         old, new = change["old"], change["new"]
         parts = [f"{k} {_figure(old.get(k))} -> {_figure(new.get(k))}" for k in _AGREEMENT_FIGURES
                  if old.get(k) != new.get(k) and (k in old or k in new)]
         lines.append(f"  {change['dimension']}: " + "; ".join(parts))
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _figure(value: object) -> str:

@@ -379,7 +379,7 @@ def test_four_concurrent_adds_keep_every_entry_or_refuse_cleanly(tmp_path: Path,
             assert f"Studies added: 1\n  {sid}\n" in out, out
             added.append(sid)
         else:
-            assert code == 2 and err.startswith(f"smqi add: error: another smqi add (process "), err
+            assert code == 2 and err.startswith("smqi add: error: another smqi add (process "), err
             assert "nothing was changed" in err, err
     studies, uses = sheet_ids(data)
     assert studies == old_studies + [s for s in studies if s in added] and sorted(studies[len(old_studies):]) == added
@@ -528,3 +528,67 @@ def test_add_to_a_read_only_folder_is_a_message(tmp_path: Path, capsys) -> None:
             f"(the folder is on a read-only file system) ({ro.resolve() / '.smqi-write.lock'}); nothing was "
             "changed.\n")
     assert snapshot(source) == before
+
+
+# ---------------------------------------------------------------- new entries with their two codings (issue 15)
+
+AGREEMENT = Path(__file__).parents[1] / "agreement" / "sheets"  # made up (tests/agreement/README.md)
+
+
+def codings_split(tmp_path: Path) -> tuple[Path, Path]:
+    """The made-up agreement folder without fixagrc2022, and a folder with just its three sheets' rows."""
+    data, new = tmp_path / "data", tmp_path / "new"
+    data.mkdir()
+    new.mkdir()
+    for name in ("studies.csv", "uses.csv", "codings.csv"):
+        lines = (AGREEMENT / name).read_bytes().decode("utf-8").splitlines(keepends=True)
+        (data / name).write_text("".join(lines[:1] + [x for x in lines[1:] if "fixagrc2022" not in x]), encoding="utf-8")
+        (new / name).write_text("".join(lines[:1] + [x for x in lines[1:] if "fixagrc2022" in x]), encoding="utf-8")
+    return data, new
+
+
+def test_add_appends_the_codings_with_the_consensus(tmp_path: Path, capsys) -> None:
+    data, new = codings_split(tmp_path)
+    sheets = [str(new / n) for n in ("studies.csv", "uses.csv", "codings.csv")]
+    assert main(["validate", *sheets, "--data", str(data)]) == 0
+    assert main(["add", *sheets, "--data", str(data)]) == 0
+    out = capsys.readouterr().out
+    assert "Added to" in out and "codings.csv" in out
+    for name in ("studies.csv", "uses.csv", "codings.csv"):  # old bytes + exactly the new rows
+        assert (data / name).read_bytes() == (AGREEMENT / name).read_bytes()
+    # the agreement moved: fixagrc2022-1 adds a host disagreement (3/3 -> 3/4)
+    assert "Agreement figures that moved (before -> after):\n" in out
+    assert "  host: uses 3 -> 4; observed 1 -> 0.75; kappa 1 -> 0.5556\n" in out
+
+
+def test_add_creates_the_codings_sheet_of_a_folder_without_one(tmp_path: Path, capsys) -> None:
+    data, new = codings_split(tmp_path)
+    (data / "codings.csv").unlink()
+    sheets = [str(new / n) for n in ("studies.csv", "uses.csv", "codings.csv")]
+    assert main(["add", *sheets, "--data", str(data)]) == 0
+    assert (data / "codings.csv").read_bytes() == (new / "codings.csv").read_bytes()
+
+
+@pytest.mark.parametrize(("keep", "change", "entry", "words"), [
+    (3, ("fixagrc2022,1,", "fixagrc2022,2,"), "fixagrc2022-2-coder-1",
+     "this coding is of use fixagrc2022-2, which is not one of the new uses"),
+    (2, None, "fixagrc2022-1", "use fixagrc2022-1 has 1 coding(s) in"),
+])
+def test_codings_must_belong_to_the_new_uses(tmp_path: Path, capsys, keep: int, change, entry: str,
+                                             words: str) -> None:
+    """A coding of a use that is not among the new uses, and a new use with one coding only, are refused
+    by validate and add, naming the entry; nothing is written."""
+    data, new = codings_split(tmp_path)
+    lines = (new / "codings.csv").read_text(encoding="utf-8").splitlines(keepends=True)[:keep]
+    text = "".join(lines)
+    if change:
+        text = text.replace(*change, 1)
+    (new / "codings.csv").write_text(text, encoding="utf-8")
+    sheets = [str(new / n) for n in ("studies.csv", "uses.csv", "codings.csv")]
+    before = snapshot(data)
+    assert main(["validate", *sheets, "--data", str(data), "--format", "json"]) == 1
+    problems = json.loads(capsys.readouterr().out)["problems"]
+    assert [(p["entry"], words in p["message"]) for p in problems] == [(entry, True)]
+    assert main(["add", *sheets, "--data", str(data)]) == 1
+    capsys.readouterr()
+    assert snapshot(data) == before
