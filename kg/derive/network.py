@@ -3,7 +3,7 @@
 Everything is built from the RDF graph (one SPARQL SELECT over the union of the named graphs of an
 rdflib Graph/Dataset or a pyoxigraph Store), never from the CSV sheets, so the analysis sees
 exactly what the graph holds. Every step is linear in the evidence (uses × features per use); no
-step compares pairs of uses or of studies, so it runs the same at 66 studies and at 100k:
+step compares pairs of uses or of studies, so it runs the same at the shipped 85 studies and at 100k:
 
 - a bipartite study–concept graph: a study is linked to each platform, communication model, host,
   user population, QI activity and QI stage of its uses, weighted by how many of its uses have it;

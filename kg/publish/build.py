@@ -3,7 +3,7 @@
 ``kg.publish.pipeline.run_pipeline`` (sheets and ``entries/`` → N-Quads → one embedded Oxigraph store →
 SHACL compiled to SPARQL on the store → typology → summary queries) → provenance → OWL/HermiT
 cross-check, claims, network → every output (TriG, N-Quads, Turtle, N-Triples, JSON-LD, summary.json,
-validation.txt, network/, report/, docs/, void.ttl, manifest.json). The same code runs at 66 studies
+validation.txt, network/, report/, docs/, void.ttl, manifest.json). The same code runs at the shipped 85 studies
 and at 100k. The store is kept in the build folder (``build/store/``) so that `smqi query`,
 `typology`, `claims`, `export`, `report`, `network`, `serve` and `push` read it instead of building
 again; the new folder, store included, is swapped in only when every step succeeded.

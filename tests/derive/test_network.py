@@ -338,7 +338,7 @@ def sheet_codes() -> dict[str, tuple[str, set[str]]]:
 
 
 def pair_ari(a: dict[str, str], b: dict[str, str]) -> float:
-    """The adjusted Rand index by its definition over every pair of items (fine for 72 uses)."""
+    """The adjusted Rand index by its definition over every pair of items (fine for the shipped uses)."""
     items = sorted(a)
     both = same_a = same_b = 0
     for x, y in combinations(items, 2):
