@@ -60,17 +60,21 @@ BUILD = Path("build")  # where `smqi build` writes by default; the reading comma
 
 
 def _inputs_now(data: Path, names: Sequence[str]) -> dict[str, str]:
+    """The hashes of the data folder's inputs now, read under its shared lock (so never half-way
+    through an add)."""
     from kg.io.atomic import sha256
+    from kg.io.lock import data_lock
     from kg.model import resources
 
     found = {}
-    for name in names:
-        for folder in (data, data / "entries", resources.data_dir()):
-            if (folder / name).is_file():
-                found[name] = sha256(folder / name)
-                break
-    for entry in sorted((data / "entries").glob("*.ttl")):
-        found.setdefault(entry.name, sha256(entry))
+    with data_lock(data):
+        for name in names:
+            for folder in (data, data / "entries", resources.data_dir()):
+                if (folder / name).is_file():
+                    found[name] = sha256(folder / name)
+                    break
+        for entry in sorted((data / "entries").glob("*.ttl")):
+            found.setdefault(entry.name, sha256(entry))
     return found
 
 
