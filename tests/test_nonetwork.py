@@ -9,6 +9,8 @@ import socket
 from pathlib import Path
 
 import pytest
+
+from datacopy import copy_data
 from rdflib import OWL, RDF, Graph, URIRef
 
 from kg.cli import main
@@ -54,7 +56,7 @@ def test_whole_build_offline(no_network, tmp_path: Path, capsys) -> None:
 
 def test_validate_add_query_offline(no_network, tmp_path: Path, capsys) -> None:
     data = tmp_path / "data"
-    shutil.copytree(VALID, data)
+    copy_data(VALID, data)
     entry = tmp_path / "entry.ttl"
     entry.write_text((HERE / "add" / "valid" / "entry.ttl").read_text(encoding="utf-8")
                      + "\n<https://w3id.org/smqi/kg/study/testc2021> "

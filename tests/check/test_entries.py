@@ -7,12 +7,13 @@ Fixtures: tests/add (made up) and tests/fixtures/sheets/valid (made up); the rea
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from datacopy import copy_data
 from rdflib import RDF, Graph, URIRef
 
 from kg.cli import main
@@ -48,7 +49,7 @@ def test_validate_and_add_never_run_pyshacl(tmp_path: Path, monkeypatch, capsys)
     monkeypatch.setattr(pyshacl, "validate", refuse)
     monkeypatch.setattr(Validator, "run", refuse)  # however pySHACL is entered
     data = tmp_path / "data"
-    shutil.copytree(SHEETS, data)
+    copy_data(SHEETS, data)
     studies, uses = new_study_sheets(tmp_path)
     assert main(["validate", str(ADD / "valid" / "entry.ttl"), "--data", str(data)]) == 0
     assert main(["validate", str(ADD / "invalid" / "missing-host.ttl"), "--data", str(data)]) == 1
@@ -62,7 +63,7 @@ def test_validate_and_add_never_run_pyshacl(tmp_path: Path, monkeypatch, capsys)
 
 def test_validate_and_add_never_import_pyshacl(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    shutil.copytree(SHEETS, data)
+    copy_data(SHEETS, data)
     studies, uses = new_study_sheets(tmp_path)
     script = (
         "import sys\n"

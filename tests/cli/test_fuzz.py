@@ -21,6 +21,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+
+from datacopy import copy_data
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -84,13 +86,13 @@ def digest(folder: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("fuzz") / "data"
-    shutil.copytree(VALID_SHEETS, folder)
+    copy_data(VALID_SHEETS, folder)
     return folder
 
 
 def restore(folder: Path) -> None:
     shutil.rmtree(folder)
-    shutil.copytree(VALID_SHEETS, folder)
+    copy_data(VALID_SHEETS, folder)
 
 
 # ---------------------------------------------------------------- strategies

@@ -13,11 +13,12 @@ import hashlib
 import io
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from datacopy import copy_data
 
 from kg.model import resources
 from kg.cli import main
@@ -283,7 +284,7 @@ def test_rdf_entries_keep_valid_and_idempotence(tmp_path: Path, capsys) -> None:
     """Turtle / JSON-LD entries go to <data>/entries/ and into the graph; --keep-valid adds the
     valid ones and writes the rejected ones; adding an entry twice is rejected."""
     data = tmp_path / "data"
-    shutil.copytree(resources.data_dir(), data)
+    copy_data(resources.data_dir(), data)
     sheets = {name: (data / name).read_bytes() for name in SHEETS}
     rejected = tmp_path / "rejected.json"
     argv = ["add", str(VALID / "entry.ttl"), str(INVALID / "near-miss-key.jsonld"), "--data", str(data)]
@@ -367,7 +368,7 @@ def test_four_concurrent_adds_keep_every_entry_or_refuse_cleanly(tmp_path: Path,
     """Four `smqi add` processes on one folder at once: each either added its study (and says so)
     or was refused with the lock message (and its study is absent); no row is lost."""
     data = tmp_path / "data"
-    shutil.copytree(FIXTURE, data)
+    copy_data(FIXTURE, data)
     old_studies, old_uses = sheet_ids(data)
     ids = ["conca2021", "concb2021", "concc2021", "concd2021"]
     runs = {sid: smqi_process("add", *made_up_sheets(tmp_path / sid, sid), "--data", str(data)) for sid in ids}
@@ -395,7 +396,7 @@ def test_an_add_waiting_for_the_lock_gives_up_with_a_message(tmp_path: Path) -> 
     """While another add holds the folder (here: this process), an add with SMQI_LOCK_WAIT_SECONDS=0
     is refused at once, naming the holder; nothing changes."""
     data = tmp_path / "data"
-    shutil.copytree(FIXTURE, data)
+    copy_data(FIXTURE, data)
     before = snapshot(data)
     from kg.io.lock import data_lock
 
@@ -456,7 +457,7 @@ def test_hostile_entry_is_refused_at_the_door(tmp_path: Path, name: str) -> None
     from kg.model.errors import InputInvalid
 
     data = tmp_path / "data"
-    shutil.copytree(FIXTURE, data)
+    copy_data(FIXTURE, data)
     before = snapshot(data)
     path = HOSTILE / "entries" / name
     try:
@@ -483,7 +484,7 @@ def test_a_carriage_return_inside_a_cell_keeps_its_row(tmp_path: Path, capsys) -
     """The csv module leaves a bare CR unquoted in a file whose rows end in LF: the appended row is
     quoted, so the sheet still reads back and the next build holds the title as given."""
     data = tmp_path / "data"
-    shutil.copytree(FIXTURE, data)
+    copy_data(FIXTURE, data)
     assert main(["add", *made_up_sheets(tmp_path / "new", "crcell2021", "Title with a\rcarriage return"),
                  "--data", str(data)]) == 0
     rows = list(csv.DictReader((data / "studies.csv").open(encoding="utf-8", newline="")))
@@ -502,7 +503,7 @@ def test_add_on_a_full_disk_is_a_message_and_changes_nothing(tmp_path: Path) -> 
     new = made_up_sheets(tmp_path / "new", "fulld2021")
     with small_tmpfs(tmp_path / "disk", "512k") as disk:
         data = disk / "data"
-        shutil.copytree(FIXTURE, data)
+        copy_data(FIXTURE, data)
         before = snapshot(data)
         fill(disk)
         with pytest.raises(DataError) as info:
@@ -519,7 +520,7 @@ def test_add_to_a_read_only_folder_is_a_message(tmp_path: Path, capsys) -> None:
     from mounts import read_only
 
     source = tmp_path / "data"
-    shutil.copytree(FIXTURE, source)
+    copy_data(FIXTURE, source)
     before = snapshot(source)
     with read_only(source, tmp_path / "ro") as ro:
         assert main(["add", *made_up_sheets(tmp_path / "new", "rofs2021"), "--data", str(ro)]) == 2

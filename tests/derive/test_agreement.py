@@ -11,11 +11,12 @@ from __future__ import annotations
 import csv
 import json
 import re
-import shutil
 from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
+
+from datacopy import copy_data
 
 from codebook import model_of
 from kg.cli import main
@@ -221,7 +222,7 @@ def test_queries_other_than_agreement_do_not_see_the_codings(tmp_path: Path, shi
     from kg.io.store import select_text
 
     folder = tmp_path / "data"
-    shutil.copytree(resources.data_dir(), folder, ignore=shutil.ignore_patterns("codings.csv"))
+    copy_data(resources.data_dir(), folder, "codings.csv")
     without = run_pipeline(folder, check=False).store
     checked = 0
     for query in list_queries():
@@ -272,7 +273,7 @@ def test_build_summary_holds_the_agreement(tmp_path: Path, capsys: pytest.Captur
 def bad_codings(tmp_path: Path, row: int, **change: str) -> Path:
     """A copy of the made-up folder with one row of codings.csv changed."""
     folder = tmp_path / "bad"
-    shutil.copytree(FIXTURE, folder)
+    copy_data(FIXTURE, folder)
     rows = sheet(folder, "codings.csv")
     rows[row].update(change)
     with (folder / "codings.csv").open("w", newline="", encoding="utf-8") as handle:

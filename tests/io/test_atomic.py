@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,6 +21,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from datacopy import copy_data
 
 from kg.io.atomic import read_journal, recover, write_files
 from kg.io.lock import data_lock
@@ -57,7 +58,7 @@ def test_add_killed_at_random_points(tmp_path: Path) -> None:
     new = entries(tmp_path / "new")
     # the old and the new version, and the command's typical runtime
     probe = tmp_path / "probe"
-    shutil.copytree(VALID, probe)
+    copy_data(VALID, probe)
     old = state(probe)
     started = time.monotonic()
     done = subprocess.run(smqi("add", *new, "--data", str(probe)), capture_output=True, text=True, timeout=120)
@@ -69,7 +70,7 @@ def test_add_killed_at_random_points(tmp_path: Path) -> None:
     outcomes = {"old": 0, "new": 0, "finished by recover": 0}
     for run in range(RUNS):
         data = tmp_path / f"data{run}"
-        shutil.copytree(VALID, data)
+        copy_data(VALID, data)
         process = subprocess.Popen(smqi("add", *new, "--data", str(data)),
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(rng.uniform(0, typical))
@@ -182,7 +183,7 @@ def hostile_folder(tmp_path: Path, name: str) -> tuple[Path, Path]:
     ``outside`` with a victim file and the temporary files the journal names (a journal that were
     obeyed would rename them: every name it mentions exists)."""
     data, outside = tmp_path / "data", tmp_path / "outside"
-    shutil.copytree(VALID, data)
+    copy_data(VALID, data)
     outside.mkdir()
     (outside / "victim.txt").write_text("victim\n", encoding="utf-8")
     for folder in (outside, data):
@@ -259,7 +260,7 @@ def test_generated_hostile_journals_are_refused(tmp_path: Path, variant: str, ca
 def test_journal_of_a_killed_add_is_completed_inside_the_folder(tmp_path: Path) -> None:
     """A well-formed journal (what write_files writes) is obeyed: its renames, all inside the folder."""
     data = tmp_path / "data"
-    shutil.copytree(VALID, data)
+    copy_data(VALID, data)
     (data / "entries").mkdir()
     (data / ".studies.csv.abcd1234.tmp").write_text("new studies\n", encoding="utf-8")
     (data / "entries" / ".newa2020.ttl.wxyz9876.tmp").write_text("# new entry\n", encoding="utf-8")
@@ -282,7 +283,7 @@ def test_two_entries_keep_their_journal_in_the_data_folder(tmp_path: Path, monke
     """Two entry files (no sheet) share the folder entries/, but the journal goes to the data folder,
     where the next command looks for it, and names them relative to it."""
     data = tmp_path / "data"
-    shutil.copytree(VALID, data)
+    copy_data(VALID, data)
     seen = {}
     real_replace = os.replace
 

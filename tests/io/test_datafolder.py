@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from datacopy import copy_data
+
 from kg.cli import main
 from kg.io.datafolder import data_files, entry_files
 from kg.model.errors import DataError
@@ -28,7 +30,7 @@ def tree(folder: Path) -> dict[str, object]:
 @pytest.fixture
 def folders(tmp_path: Path) -> tuple[Path, Path]:
     data, outside = tmp_path / "data", tmp_path / "outside"
-    shutil.copytree(VALID, data)
+    copy_data(VALID, data)
     outside.mkdir()
     shutil.copy(ENTRY, outside / "testc2021.ttl")
     return data, outside

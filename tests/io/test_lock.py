@@ -6,12 +6,13 @@ and a hostile lock file (a symbolic link) refused. Fixture: tests/fixtures/sheet
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from datacopy import copy_data
 
 from kg.io.lock import LOCK, data_lock, holds_lock, lock_wait_seconds
 from kg.model.errors import DataError, UsageError
@@ -32,7 +33,7 @@ with data_lock(sys.argv[1], exclusive=sys.argv[2] == "ex"):
 @pytest.fixture
 def data(tmp_path: Path) -> Path:
     folder = tmp_path / "data"
-    shutil.copytree(VALID, folder)
+    copy_data(VALID, folder)
     return folder
 
 

@@ -8,10 +8,11 @@ Each hostile input is refused before rdflib parses it, so these tests end at onc
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
+
+from datacopy import copy_data
 
 from kg.cli import main
 from kg.io.rdf import check_bounds, parse_file
@@ -69,7 +70,7 @@ def test_entity_bomb_through_validate(tmp_path: Path, capsys) -> None:
     bomb = tmp_path / "bomb.rdf"
     bomb.write_text(ENTITY_BOMB, encoding="utf-8")
     data = tmp_path / "data"
-    shutil.copytree(VALID, data)
+    copy_data(VALID, data)
     assert main(["validate", str(bomb), "--data", str(data)]) == 2
     err = capsys.readouterr().err
     assert f"{bomb}:2: RDF/XML with a document type declaration" in err and "Traceback" not in err
@@ -118,7 +119,7 @@ def test_xmlns_and_jsonld_terms_count_as_prefixes(tmp_path: Path, monkeypatch) -
 def test_twenty_thousand_prefixes_through_add(tmp_path: Path, capsys) -> None:
     """`smqi add` of an entry with 20,000 prefixes: refused with exit 2, the data folder unchanged."""
     data = tmp_path / "data"
-    shutil.copytree(VALID, data)
+    copy_data(VALID, data)
     before = {p.name: p.read_bytes() for p in data.iterdir()}
     entry = tmp_path / "entry.ttl"
     entry.write_text(_prefixes(20_000) + ENTRY.read_text(encoding="utf-8"), encoding="utf-8")

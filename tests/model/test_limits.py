@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 
 from kg.cli import main
 from kg.model.limits import DEFAULTS, limit
+from datacopy import copy_data
 
 HERE = Path(__file__).parents[1]
 VALID = HERE / "fixtures" / "sheets" / "valid"
@@ -24,7 +24,7 @@ def test_defaults_and_environment(monkeypatch) -> None:
 
 def _data(tmp_path: Path) -> Path:
     data = tmp_path / "data"
-    shutil.copytree(VALID, data)
+    copy_data(VALID, data)
     return data
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from datacopy import copy_data
+
 from kg.cli import main
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "sheets" / "valid"
@@ -24,7 +26,7 @@ def two_builds(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """Build the fixture sheets, then again after changing one use's host (made-up data)."""
     root = tmp_path_factory.mktemp("diff")
     changed = root / "data"
-    shutil.copytree(FIXTURES, changed)
+    copy_data(FIXTURES, changed)
     rows = list(csv.DictReader((changed / "uses.csv").open(encoding="utf-8", newline="")))
     target = next(r for r in rows if r["study_id"] == "smitha2020" and r["use_no"] == "2")
     target["host"] = "third-party-platform"
@@ -118,8 +120,8 @@ def test_diff_reports_agreement_that_moved(tmp_path: Path, capsys) -> None:
     tests/agreement/sheets: 3/4 agreements, kappa 5/9, become 4/4, kappa 1)."""
     source = Path(__file__).parents[1] / "agreement" / "sheets"
     old, new = tmp_path / "old", tmp_path / "new"
-    shutil.copytree(source, old)
-    shutil.copytree(source, new)
+    copy_data(source, old)
+    copy_data(source, new)
     codings = (new / "codings.csv").read_text(encoding="utf-8")
     changed = codings.replace("coder-2,fixagrc2022,1,twitter,one-way-outbound,government,",
                               "coder-2,fixagrc2022,1,twitter,one-way-outbound,health-organisation,")
