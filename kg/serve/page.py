@@ -209,6 +209,7 @@ def query_page() -> bytes:
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>smqi-kg SPARQL query page</title>
+<link rel="icon" href="data:,">
 <style>{_STYLE}</style>
 </head>
 <body>
