@@ -6,8 +6,20 @@ does it cap the size of an answer, and past its timeout it ends a 200 answer it 
 "cancelled" notice. So `smqi serve` runs Oxigraph on a private loopback port and puts this front on
 the address the user asked for. The front
 
-- answers only ``GET /query?query=…`` and ``POST /query`` (``application/sparql-query`` or a form
-  with ``query=``); every other path and method (``/update``, ``/store``, PUT, DELETE, …) gets 403;
+- speaks the SPARQL 1.1 Protocol on ``/query`` (and ``/sparql``): GET, HEAD and POST
+  (``application/sparql-query`` or a form with ``query=``); exactly one query (two are 400); a POST
+  body without a Content-Type, or of another type or charset, is 415; ``GET /query`` without a
+  query answers the service description (kg/serve/describe.py; Turtle by default). The dataset of
+  a request (``default-graph-uri`` / ``named-graph-uri``, else the query's FROM / FROM NAMED) is
+  honoured when it names graphs of the served dataset and passed to Oxigraph as protocol
+  parameters (its union default graph ignores FROM); any other IRI is 400 and nothing is fetched;
+- answers in the client's format by Accept; without one, or for ``*/*``: SPARQL JSON for SELECT
+  and ASK, Turtle for CONSTRUCT and DESCRIBE; every read carries ``Access-Control-Allow-Origin: *``
+  and OPTIONS answers the CORS preflight (reads only);
+- serves the query page at ``/`` (kg/serve/page.py) and the Linked Data description of an IRI of
+  the dataset (``GET /kg/study/ahne2020``, ``/vocab/…``, ``/describe?uri=…``; 404 when the dataset
+  says nothing about it);
+- refuses every write: ``/update``, ``/store``, PUT, DELETE, PATCH and any update request get 403;
 - refuses a query nested deeper than ``SMQI_MAX_QUERY_NESTING`` before any parser sees it (400),
   then parses it with rdflib and refuses SPARQL Update (403), any SERVICE clause at any depth (403)
   and text that does not parse (400), before Oxigraph sees it (kg/check/guard.py);
@@ -38,7 +50,9 @@ import pyoxigraph as ox
 from kg.model.errors import DataError, UsageError
 from kg.serve.endpoint import HttpEndpoint
 from kg.check.guard import QueryRefused, check_dataset, check_nesting, check_query, query_dataset
-from kg.serve.describe import GRAPH_FORMATS, PREFIXES, RESULT_FORMATS, service_description
+from kg.model.namespaces import BASE
+from kg.serve.describe import (GRAPH_FORMATS, PREFIXES, RESULT_FORMATS, describe_query, is_served_iri,
+                               service_description)
 from kg.serve.page import query_page
 from kg.io.remote import RemoteTimeout, RemoteTooLarge, fetch
 
@@ -310,16 +324,37 @@ def _handler(backend_query_url: str, max_rows: int, timeout: float, max_request:
                                         "queries go to /query")
                 self._send(200, query_page(), "text/html; charset=utf-8", dict(_CORS))
                 return
+            params = urllib.parse.parse_qs(parsed.query, keep_blank_values=True)
+            if path == "/describe" or path.startswith(("/kg/", "/vocab/")):
+                iri = (params.get("uri") or [""])[0] if path == "/describe" else BASE + path[1:]
+                self._linked_data(iri)
+                return
             if path.rstrip("/") not in ("/query", "/sparql"):
                 raise _Refused(403 if self.command == "POST" or path.startswith(("/update", "/store")) else 404,
                                f"{path}: no such resource; this endpoint is read-only: queries go to /query "
                                "(GET or POST), the query page is /")
-            params = urllib.parse.parse_qs(parsed.query, keep_blank_values=True)
             operation = self._operation(params)
             if operation is None:
                 self._describe_service()
             else:
                 self._answer(operation)
+
+        def _linked_data(self, iri: str) -> None:
+            """The triples about one IRI of the dataset (Turtle by default; JSON-LD, N-Triples or
+            RDF/XML by Accept); 404 for an IRI the dataset says nothing about."""
+            if self.command not in ("GET", "HEAD"):
+                raise _Refused(405, f"{self.command}: a resource of the dataset is read with GET")
+            try:
+                ox.NamedNode(iri)
+            except ValueError:
+                raise _Refused(400, f"uri={iri!r} is not an IRI; give e.g. /describe?uri={BASE}kg/study/ahne2020") from None
+            if not is_served_iri(iri):
+                raise _Refused(404, f"<{iri}> is not an IRI of this dataset (they start with {BASE})")
+            out = _output_format(self.headers.get("Accept") or "", graph=True)
+            body = self._ask_backend(describe_query(iri), True, (), ())
+            if not body.strip():
+                raise _Refused(404, f"<{iri}>: the dataset has no triple about it")
+            self._send(200, *self._convert(body, True, out), headers={**_CORS, "Vary": "Accept"})
 
         def _describe_service(self) -> None:
             host = self.headers.get("Host") or ""

@@ -269,3 +269,49 @@ def test_rdflib_sparqlstore_with_a_graph_identifier(front) -> None:
     assert len(one) == 1
     union = Graph(SPARQLStore(front.query_url, returnFormat="json"))
     assert sorted(union.subjects(RDF.type, URIRef(FOAF_DOC))) == [URIRef(KASEI + f"data{i}.rdf") for i in (1, 2, 3)]
+
+
+@pytest.fixture(scope="module")
+def described(tmp_path_factory: pytest.TempPathFactory):
+    """A made-up study under the dataset's IRIs, for the Linked Data GETs."""
+    folder = tmp_path_factory.mktemp("ld") / "store"
+    db = ox.Store(str(folder))
+    study, use = ox.NamedNode("https://w3id.org/smqi/kg/study/test2020"), ox.NamedNode("https://w3id.org/smqi/kg/use/test2020-1")
+    title = ox.NamedNode("http://purl.org/dc/terms/title")
+    label = ox.NamedNode("http://www.w3.org/2004/02/skos/core#prefLabel")
+    graph = ox.NamedNode("https://w3id.org/smqi/graph/evidence")
+    db.add(ox.Quad(study, title, ox.Literal("A made-up study"), graph))
+    db.add(ox.Quad(study, ox.NamedNode("https://w3id.org/smqi/ontology#reportsUse"), use, graph))
+    db.add(ox.Quad(use, label, ox.Literal("use 1"), graph))
+    db.flush()
+    del db
+    with start_server(folder, "127.0.0.1", timeout=120) as backend:
+        with start_front(backend.query_url, "127.0.0.1", 0, max_rows=100, timeout=120) as running:
+            yield running
+
+
+@pytest.mark.parametrize("path", ["/kg/study/test2020", "/describe?uri=https%3A%2F%2Fw3id.org%2Fsmqi%2Fkg%2Fstudy%2Ftest2020"])
+def test_linked_data_get(described, path: str) -> None:
+    status, headers, body = send(described, "GET", path)
+    assert (status, headers["content-type"], headers["access-control-allow-origin"]) == (
+        200, "text/turtle; charset=utf-8", "*")
+    study = URIRef("https://w3id.org/smqi/kg/study/test2020")
+    use = URIRef("https://w3id.org/smqi/kg/use/test2020-1")
+    expected = {(study, URIRef("http://purl.org/dc/terms/title"), Literal("A made-up study")),
+                (study, URIRef("https://w3id.org/smqi/ontology#reportsUse"), use),
+                (use, URIRef("http://www.w3.org/2004/02/skos/core#prefLabel"), Literal("use 1"))}
+    assert set(Graph().parse(data=body, format="turtle")) == expected
+    status, headers, body = send(described, "GET", path, {"Accept": "application/ld+json"})
+    assert (status, headers["content-type"]) == (200, "application/ld+json")
+    assert set(Graph().parse(data=body, format="json-ld")) == expected
+
+
+@pytest.mark.parametrize(("path", "status", "message"), [
+    ("/kg/study/nobody1999", 404, "<https://w3id.org/smqi/kg/study/nobody1999>: the dataset has no triple about it\n"),
+    ("/describe?uri=http%3A%2F%2Fexample.org%2Fx", 404,
+     "<http://example.org/x> is not an IRI of this dataset (they start with https://w3id.org/smqi/)\n"),
+    ("/describe?uri=not%20an%20iri", 400,
+     "uri='not an iri' is not an IRI; give e.g. /describe?uri=https://w3id.org/smqi/kg/study/ahne2020\n"),
+])
+def test_linked_data_unknown(described, path: str, status: int, message: str) -> None:
+    assert send(described, "GET", path)[::2] == (status, message.encode())
