@@ -6,10 +6,13 @@ local graph. Refused, with a clear message (UsageError, exit 2; HTTP 400/403 at 
 - SPARQL Update (INSERT, DELETE, LOAD, CLEAR, DROP, CREATE, ADD, MOVE, COPY);
 - a ``SERVICE`` clause anywhere in the query (also inside FILTER EXISTS, sub-queries, OPTIONAL,
   MINUS, UNION): rdflib and the Oxigraph server would both send the query to the remote host;
-- for rdflib, a ``FROM`` / ``FROM NAMED`` clause: rdflib would fetch the graph from its IRI.
+- for rdflib, a ``FROM`` / ``FROM NAMED`` clause: rdflib would fetch the graph from its IRI
+  (``refuse_from``). Where the graphs are known, :func:`check_dataset` instead lets through the
+  dataset clauses (and the protocol's ``default-graph-uri`` / ``named-graph-uri``) that name graphs
+  of the served dataset and refuses any other IRI, so nothing is ever fetched.
 
-``allow_service=True`` (``smqi query --allow-service``) lifts the last two: the user asked for
-federation. Parameters are never pasted into query text (``initBindings``), so they need no check.
+``allow_service=True`` (``smqi query --allow-service``) lifts the SERVICE and FROM refusals: the user
+asked for federation. Parameters are never pasted into query text (``initBindings``), so they need no check.
 
 The guard decides on the whole query, whatever its depth (issue 16): before any parser sees the
 text, :func:`check_nesting` counts the nesting of ``{ } ( ) [ ]`` outside strings, IRIs and comments
@@ -26,7 +29,8 @@ from typing import Any
 
 from kg.model.errors import UsageError
 
-__all__ = ["QueryRefused", "QueryShape", "check_query", "check_nesting", "query_shape", "UPDATE_WORDS"]
+__all__ = ["QueryRefused", "QueryShape", "check_query", "check_nesting", "query_shape", "query_dataset",
+           "check_dataset", "UPDATE_WORDS"]
 
 UPDATE_WORDS = ("INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD", "MOVE", "COPY")
 
@@ -197,3 +201,30 @@ def check_query(text: str, where: str = "the query", *, allow_service: bool = Fa
             raise QueryRefused(f"{where}: FROM / FROM NAMED would make rdflib fetch the graph from its "
                                "IRI; query the local graph (or use --with FILE, or --allow-service)")
     return query
+
+
+def query_dataset(query: Any) -> tuple[list[str], list[str]]:
+    """The IRIs of a parsed query's ``FROM`` (default graphs) and ``FROM NAMED`` clauses, in order
+    and without repeats; two empty lists when the query names no dataset."""
+    defaults: list[str] = []
+    named: list[str] = []
+    for clause in query.algebra.get("datasetClause") or ():
+        if "default" in clause:  # CompValue.get answers the key itself for a missing key
+            if str(clause["default"]) not in defaults:
+                defaults.append(str(clause["default"]))
+        elif "named" in clause and str(clause["named"]) not in named:
+            named.append(str(clause["named"]))
+    return defaults, named
+
+
+def check_dataset(iris: dict[str, list[str]], graphs: set[str] | frozenset[str], where: str = "the query") -> None:
+    """Refuse (UsageError) a dataset IRI that names no graph of the served dataset.
+
+    ``iris`` maps where each list came from (``"FROM"``, ``"default-graph-uri"``, …) to its IRIs;
+    ``graphs`` are the names of the dataset's graphs. smqi never fetches a graph from its IRI."""
+    for source, values in iris.items():
+        for iri in values:
+            if iri not in graphs:
+                known = ", ".join(f"<{g}>" for g in sorted(graphs)[:12]) + (" …" if len(graphs) > 12 else "")
+                raise UsageError(f"{where}: {source} <{iri}> names no graph of this dataset, and smqi never "
+                                 f"fetches a graph from its IRI; its {len(graphs)} graphs are: {known or '(none)'}")

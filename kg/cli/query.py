@@ -22,11 +22,13 @@ def run(args: argparse.Namespace) -> int:
     bindings = parse_params(args.param or [])
     from kg.model.resources import query_dir
 
+    dataset: tuple[list[str], list[str]] = ([], [])
     if not named.path.resolve().is_relative_to(query_dir().resolve()):  # the shipped queries are ours
-        from kg.check.guard import check_query  # issue #8: no updates, no SERVICE unless asked
+        from kg.check.guard import check_query, query_dataset  # issue #8: no updates, no SERVICE unless asked
 
-        check_query(named.text, str(named.path), allow_service=args.allow_service,
-                    refuse_from=not getattr(args, "endpoint", None))
+        parsed = check_query(named.text, str(named.path), allow_service=args.allow_service, refuse_from=False)
+        if not args.allow_service and not getattr(args, "endpoint", None):
+            dataset = query_dataset(parsed)  # FROM / FROM NAMED: only graphs of the local dataset (issue 13)
     if sum(bool(getattr(args, o, None)) for o in ("store", "endpoint", "graph")) > 1:
         raise_usage("give one of --graph, --store and --endpoint")
     if args.endpoint:
@@ -46,15 +48,38 @@ def run(args: argparse.Namespace) -> int:
             from kg.publish.link import union_with
 
             graph = union_with(graph, [Path(p) for p in args.with_])
+        _check_from(named, dataset, _rdflib_graphs(graph))
         result = q.run_query(graph, named, rdflib_terms(bindings))
     else:  # the last build's store: a query costs a query (and no rdflib object is made)
         from kg.io.store import select_store
 
-        sys.stdout.write(q.solutions_text(select_store(source_store(args), named, bindings), args.format))
+        store = source_store(args)
+        _check_from(named, dataset, {g.value for g in store.named_graphs()})
+        solutions = select_store(store, named, bindings, union=not any(dataset))
+        sys.stdout.write(q.solutions_text(solutions, args.format))
         return 0
     formatter = {"table": q.to_table, "csv": q.to_csv, "json": q.to_json}[args.format]
     sys.stdout.write(formatter(result))
     return 0
+
+
+def _rdflib_graphs(graph) -> set[str]:
+    """The names of an rdflib Dataset's non-empty graphs (rdflib would fetch an empty one); none
+    for a plain Graph."""
+    from rdflib import Dataset
+    from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
+
+    if not isinstance(graph, Dataset):
+        return set()
+    return {str(g.identifier) for g in graph.graphs() if len(g) and g.identifier != DATASET_DEFAULT_GRAPH_ID}
+
+
+def _check_from(named, dataset: tuple[list[str], list[str]], graphs: set[str]) -> None:
+    """FROM / FROM NAMED must name graphs of the local dataset; smqi never fetches one."""
+    if any(dataset):
+        from kg.check.guard import check_dataset
+
+        check_dataset({"FROM": dataset[0], "FROM NAMED": dataset[1]}, graphs, str(named.path))
 
 
 def register(add) -> None:
@@ -75,5 +100,6 @@ def register(add) -> None:
                         "the query sees the union; repeatable")
     p.add_argument("--allow-service", action="store_true",
                    help="allow SERVICE (federation) and FROM clauses that fetch remote data; "
-                        "refused by default (updates are always refused)")
+                        "refused by default (FROM naming a graph of the local dataset is always honoured; "
+                        "updates are always refused)")
     p.set_defaults(func=run)

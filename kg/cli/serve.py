@@ -33,10 +33,13 @@ def register(add) -> None:
     """Add the command to the ``smqi`` parser (``add`` makes a sub-parser)."""
     p = add("serve", "serve the built graph as a read-only SPARQL 1.1 endpoint (Oxigraph server)",
             "Start the Oxigraph server (from the 'oxigraph' package) on the built graph: SPARQL 1.1 "
-            "Protocol at http://HOST:PORT/query (GET and POST; JSON, XML, CSV or TSV results by the "
-            "Accept header), read-only (updates get HTTP 403), no SERVICE (federation; HTTP 403), the "
-            "union of the named graphs as the default graph, each query stopped after --timeout "
-            "seconds, answers of more than --max-rows rows refused (HTTP 413).")
+            "Protocol at http://HOST:PORT/query (GET, HEAD and POST; JSON, XML, CSV or TSV results by the "
+            "Accept header; default-graph-uri, named-graph-uri and FROM over the served graphs; a service "
+            "description on GET /query without a query; CORS for reads), a query page at http://HOST:PORT/, "
+            "Linked Data GETs of the dataset's IRIs (e.g. /kg/study/ahne2020), read-only (updates get "
+            "HTTP 403), no SERVICE (federation; HTTP 403), the union of the named graphs as the default "
+            "graph, each query stopped after --timeout seconds, answers of more than --max-rows rows "
+            "refused (HTTP 413).")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
     p.add_argument("--port", type=int, default=7878, help="default: 7878")
     p.add_argument("--store", metavar="DIR", help="serve the Oxigraph store in DIR (default: the last build's, build/store)")

@@ -208,15 +208,17 @@ def _result(variables: list[str], rows: list[tuple]) -> QueryResult:
     return QueryResult(variables, rows, bind_prefixes(Graph()).namespace_manager)
 
 
-def select_store(store: ox.Store, query: NamedQuery | str, bindings: Mapping | None = None) -> ox.QuerySolutions:
+def select_store(store: ox.Store, query: NamedQuery | str, bindings: Mapping | None = None, *,
+                 union: bool = True) -> ox.QuerySolutions:
     """Run a SELECT over the union of the store's graphs and return pyoxigraph's solutions (no rdflib:
     what `smqi query` prints comes straight from these). ``bindings`` (rdflib or pyoxigraph terms)
-    become substitutions, which pyoxigraph accepts for projected variables only."""
+    become substitutions, which pyoxigraph accepts for projected variables only. ``union=False``
+    for a query whose FROM / FROM NAMED name its dataset (the union default graph ignores FROM)."""
     named = _named(query)
     subs = {ox.Variable(k.lstrip("?$")): to_ox(v) for k, v in (bindings or {}).items()}
     try:
         try:
-            solutions = store.query(named.text, use_default_graph_as_union=True, substitutions=subs or None)
+            solutions = store.query(named.text, use_default_graph_as_union=union, substitutions=subs or None)
         except RuntimeError as exc:
             if not subs or "projection" not in str(exc):
                 raise

@@ -1,0 +1,85 @@
+"""What `smqi serve` says about itself and about the graph's resources, as RDF.
+
+- :func:`service_description`: the SPARQL 1.1 Service Description (``sd:`` vocabulary) answered on
+  ``GET /query`` without a query: the endpoint, the query language, the result formats, the union
+  default graph and each named graph of the served dataset with its triple count (``void:triples``).
+- :func:`describe_query`: the CONSTRUCT that gives a resource's Linked Data description (every
+  triple with the IRI as subject, and the labels of what it points to), and :func:`is_served_iri`,
+  which IRIs of the dataset the front answers a GET for.
+"""
+
+from __future__ import annotations
+
+import pyoxigraph as ox
+
+from kg.model.namespaces import BASE
+
+__all__ = ["service_description", "describe_query", "is_served_iri", "RESULT_FORMATS", "GRAPH_FORMATS"]
+
+SD = "http://www.w3.org/ns/sparql-service-description#"
+FORMATS = "http://www.w3.org/ns/formats/"
+RESULT_FORMATS = (ox.QueryResultsFormat.JSON, ox.QueryResultsFormat.XML, ox.QueryResultsFormat.CSV,
+                  ox.QueryResultsFormat.TSV)
+GRAPH_FORMATS = (ox.RdfFormat.TURTLE, ox.RdfFormat.N_TRIPLES, ox.RdfFormat.RDF_XML, ox.RdfFormat.JSON_LD)
+_FORMAT_IRIS = ("SPARQL_Results_JSON", "SPARQL_Results_XML", "SPARQL_Results_CSV", "SPARQL_Results_TSV",
+                "Turtle", "N-Triples", "RDF_XML", "JSON-LD")
+PREFIXES = {"sd": SD, "void": "http://rdfs.org/ns/void#", "dcterms": "http://purl.org/dc/terms/",
+            "formats": FORMATS, "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#"}
+NOTICE = ("The knowledge graph of studies on social media in health-service quality improvement (smqi-kg). "
+          "Its evidence is an independent extraction of real studies that meet the criteria of the scoping "
+          "review by Walsh et al. 2021 (doi:10.1177/2055207621996870), not the review's own 40 studies. "
+          "Read-only: SPARQL 1.1 queries only; no updates, no SERVICE.")
+
+
+def service_description(endpoint: str, graphs: dict[str, int]) -> list[ox.Triple]:
+    """The service description of the endpoint at ``endpoint`` serving ``graphs`` (name → triples)."""
+    rdf_type = ox.NamedNode(PREFIXES["rdf"] + "type")
+    triples: list[ox.Triple] = []
+
+    def sd(name: str) -> ox.NamedNode:
+        return ox.NamedNode(SD + name)
+
+    service = ox.BlankNode("service")
+    dataset = ox.BlankNode("dataset")
+    default = ox.BlankNode("default")
+    triples += [
+        ox.Triple(service, rdf_type, sd("Service")),
+        ox.Triple(service, sd("endpoint"), ox.NamedNode(endpoint)),
+        ox.Triple(service, sd("supportedLanguage"), sd("SPARQL11Query")),
+        ox.Triple(service, sd("feature"), sd("UnionDefaultGraph")),
+        ox.Triple(service, sd("defaultEntailmentRegime"), ox.NamedNode("http://www.w3.org/ns/entailment/Simple")),
+        ox.Triple(service, ox.NamedNode(PREFIXES["dcterms"] + "description"), ox.Literal(NOTICE)),
+    ]
+    triples += [ox.Triple(service, sd("resultFormat"), ox.NamedNode(FORMATS + f)) for f in _FORMAT_IRIS]
+    triples += [
+        ox.Triple(service, sd("defaultDataset"), dataset),
+        ox.Triple(dataset, rdf_type, sd("Dataset")),
+        ox.Triple(dataset, sd("defaultGraph"), default),
+        ox.Triple(default, rdf_type, sd("Graph")),
+    ]
+    for n, (name, count) in enumerate(sorted(graphs.items())):
+        named, graph = ox.BlankNode(f"named{n}"), ox.BlankNode(f"graph{n}")
+        triples += [
+            ox.Triple(dataset, sd("namedGraph"), named),
+            ox.Triple(named, rdf_type, sd("NamedGraph")),
+            ox.Triple(named, sd("name"), ox.NamedNode(name)),
+            ox.Triple(named, sd("graph"), graph),
+            ox.Triple(graph, rdf_type, sd("Graph")),
+            ox.Triple(graph, ox.NamedNode(PREFIXES["void"] + "triples"),
+                      ox.Literal(str(count), datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer"))),
+        ]
+    return triples
+
+
+def is_served_iri(iri: str) -> bool:
+    """Whether ``iri`` is one the front describes on a GET: under ``https://w3id.org/smqi/``."""
+    return iri.startswith(str(BASE)) and len(iri) > len(str(BASE))
+
+
+def describe_query(iri: str) -> str:
+    """A CONSTRUCT of the triples about ``iri`` (as subject, over every graph) and the labels of the
+    IRIs it points to. ``iri`` must be a valid IRI (checked by the caller with pyoxigraph)."""
+    term = str(ox.NamedNode(iri))  # the N-Triples form, escaped by pyoxigraph
+    label = "<http://www.w3.org/2004/02/skos/core#prefLabel>"
+    return (f"CONSTRUCT {{ {term} ?p ?o . ?o {label} ?label }} WHERE {{ {term} ?p ?o "
+            f"OPTIONAL {{ ?o {label} ?label }} }}")
