@@ -10,7 +10,9 @@ grlc)::
 
 The shipped queries must have a summary; a user's own ``.rq`` file may have no header at all. Each
 ``#+ param:`` line names one variable the query takes as a parameter (``--param key=twitter``);
-binding any other variable is refused. A user's file with no ``#+ param:`` line takes any variable
+binding any other variable is refused. ``#+ unordered: models`` names a column that holds a
+``GROUP_CONCAT`` (space-separated values in no set order, as SPARQL gives them): the summary a build
+keeps sorts them, so that ``smqi diff`` sees no change where there is none. A user's file with no ``#+ param:`` line takes any variable
 its text uses. Parameters are bound with rdflib's ``initBindings`` only; query text is never built by pasting
 values into it. Results can be written as an aligned text table or in the W3C SPARQL 1.1 Query
 Results CSV and JSON formats.
@@ -64,6 +66,7 @@ class NamedQuery:
     description: str
     text: str
     params: tuple[tuple[str, str], ...] = ()  # (variable name, what it does) from ``#+ param:`` lines
+    unordered: tuple[str, ...] = ()  # ``#+ unordered:`` columns: space-separated values in no set order
 
     @property
     def param_names(self) -> list[str]:
@@ -113,7 +116,8 @@ def _parse_header(path: Path, text: str, require_summary: bool = True):
     summary = fields.get("summary", "")
     if not summary and require_summary:
         raise DataError(f"{path}: the query has no '#+ summary:' header line")
-    return summary, fields.get("description", ""), tuple(params)
+    unordered = tuple(v.lstrip("?$") for v in fields.get("unordered", "").replace(",", " ").split())
+    return summary, fields.get("description", ""), tuple(params), unordered
 
 
 def _read(path: Path, kind: str, require_summary: bool = True) -> NamedQuery:
@@ -124,8 +128,8 @@ def _read(path: Path, kind: str, require_summary: bool = True) -> NamedQuery:
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: the query file is not UTF-8 (byte {exc.object[exc.start]:#04x} at "
                         f"offset {exc.start}); save it as UTF-8") from None
-    summary, description, params = _parse_header(path, text, require_summary)
-    return NamedQuery(path.stem, kind, path, summary, description, text, params)
+    summary, description, params, unordered = _parse_header(path, text, require_summary)
+    return NamedQuery(path.stem, kind, path, summary, description, text, params, unordered)
 
 
 def list_queries(root: Path | None = None) -> list[NamedQuery]:

@@ -387,3 +387,12 @@ def test_each_example_param_selects_exactly_its_rows(named: kq.NamedQuery, shipp
                 for sol in [select_store(shipped_store, named, parse_params([f"{name}={value}"]))] for s in sol]
         assert rows == [r for r in every if r[name] == value]
         assert rows, f"{named.qualified_name}: the example --param {name}={value} selects no row"
+
+
+def test_every_group_concat_column_is_declared_unordered():
+    for named in kq.list_queries():
+        if "GROUP_CONCAT" in named.text:
+            assert named.unordered, f"{named.qualified_name}: say which column holds the GROUP_CONCAT"
+            for column in named.unordered:
+                assert f"?{column}" in _projected(named.text)
+    assert kq.load_query("study-table").unordered == ("models",)
