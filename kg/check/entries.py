@@ -26,6 +26,8 @@ from kg.model.errors import DataError, InputInvalid, Problem, UsageError
 from kg.io.sheets import (
     COLUMN_OF,
     Existing,
+    delimiter_hint,
+    not_utf8,
     Origin,
     display_path,
     load_sheets,
@@ -126,7 +128,9 @@ def sheet_kind(path: Path) -> str:
             header = next(csv.reader(handle), [])
     except FileNotFoundError:
         raise DataError(f"{display_path(path)}: no such file") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+    except UnicodeDecodeError as exc:
+        raise not_utf8(display_path(path), path.read_bytes(), exc) from None
+    except (OSError, csv.Error) as exc:
         raise DataError(f"{display_path(path)}: cannot be read as a CSV sheet ({exc})") from None
     if "use_no" in header:
         return "uses"
@@ -134,7 +138,7 @@ def sheet_kind(path: Path) -> str:
         return "studies"
     raise DataError(
         f"{display_path(path)}:1: not an extraction sheet: the header has neither the studies columns "
-        f"({','.join(STUDY_COLUMNS)}) nor the uses columns ({','.join(USE_COLUMNS)})"
+        f"({','.join(STUDY_COLUMNS)}) nor the uses columns ({','.join(USE_COLUMNS)})." + delimiter_hint(header)
     )
 
 
