@@ -27,6 +27,8 @@ from kg.io.sheets import (
     CODING_COLUMNS,
     COLUMN_OF,
     Existing,
+    delimiter_hint,
+    not_utf8,
     Origin,
     display_path,
     load_codings,
@@ -128,7 +130,9 @@ def sheet_kind(path: Path) -> str:
             header = next(csv.reader(handle), [])
     except FileNotFoundError:
         raise DataError(f"{display_path(path)}: no such file") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+    except UnicodeDecodeError as exc:
+        raise not_utf8(display_path(path), path.read_bytes(), exc) from None
+    except (OSError, csv.Error) as exc:
         raise DataError(f"{display_path(path)}: cannot be read as a CSV sheet ({exc})") from None
     if "coder" in header:
         return "codings"
@@ -139,7 +143,7 @@ def sheet_kind(path: Path) -> str:
     raise DataError(
         f"{display_path(path)}:1: not an extraction sheet: the header has neither the studies columns "
         f"({','.join(STUDY_COLUMNS)}) nor the uses columns ({','.join(USE_COLUMNS)}) nor the codings "
-        f"columns ({','.join(CODING_COLUMNS)})"
+        f"columns ({','.join(CODING_COLUMNS)})." + delimiter_hint(header)
     )
 
 

@@ -18,7 +18,7 @@ def run(args: argparse.Namespace) -> int:
     counts = result.summary["counts"]
     typology = result.summary["typology"]
     print(f"Built {out}/ (store {out / STORE}/): {counts['studies']} studies, {counts['uses']} uses, "
-          f"{counts['triples']} triples; SHACL: conforms; typology: "
+          f"{counts['triples']} triples (+{result.summary.get('provenance_triples', 0)} of provenance); SHACL: conforms; typology: "
           f"{typology['unclassified_uses']} unclassified uses; OWL cross-check: "
           f"{typology['owl_cross_check'].split(':')[0].split(' on ')[0]}.")
     for warning in result.report.warnings:

@@ -6,13 +6,17 @@ import argparse
 import sys
 from pathlib import Path
 
-from kg.cli.common import add_store_options, source_store
+from kg.cli.common import add_store_options, raise_usage, source_store
 
 
 def run(args: argparse.Namespace) -> int:
     from kg.publish.export import export
 
     text = export(args.format, store=source_store(args), raw=args.raw)
+    if args.excel:
+        if args.format == "jsonld":
+            raise_usage("--excel is for the CSV formats (csv, orkg-csv), not jsonld")
+        text = "\ufeff" + text  # Excel reads a CSV as UTF-8 only after this byte-order mark
     if args.out:
         from kg.io.atomic import write_files
 
@@ -45,5 +49,7 @@ def register(add) -> None:
     p.add_argument("--raw", action="store_true",
                    help="csv, orkg-csv: write cells exactly, without the ' that keeps a spreadsheet from "
                         "running a cell beginning with = + - @ tab or CR as a formula")
+    p.add_argument("--excel", action="store_true",
+                   help="csv, orkg-csv: begin with a UTF-8 byte-order mark, for Excel")
     add_store_options(p)
     p.set_defaults(func=run)

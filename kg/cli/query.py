@@ -14,12 +14,14 @@ def run(args: argparse.Namespace) -> int:
 
     if args.list:
         for nq in q.list_queries():
-            print(f"{nq.kind}/{nq.name}\t{nq.summary}")
+            params = "".join(f"\n    --param {name}=…  {text}".rstrip() for name, text in nq.params)
+            print(f"{nq.kind}/{nq.name}\t{nq.summary}{params}")
         return 0
     if not args.name:
         raise_usage("give a query name or a .rq file, or --list to see the named queries")
     named = q.load_query(args.name)
     bindings = parse_params(args.param or [])
+    q.check_params(named, list(bindings))
     from kg.model.resources import query_dir
 
     dataset: tuple[list[str], list[str]] = ([], [])

@@ -6,8 +6,14 @@ grlc)::
 
     #+ summary: Studies per platform
     #+ description: Counts distinct studies (not uses) that report each platform.
+    #+ param: key  only the row of this platform key (e.g. twitter)
 
-Parameters are bound with rdflib's ``initBindings`` only; query text is never built by pasting
+The shipped queries must have a summary; a user's own ``.rq`` file may have no header at all. Each
+``#+ param:`` line names one variable the query takes as a parameter (``--param key=twitter``);
+binding any other variable is refused. ``#+ unordered: models`` names a column that holds a
+``GROUP_CONCAT`` (space-separated values in no set order, as SPARQL gives them): the summary a build
+keeps sorts them, so that ``smqi diff`` sees no change where there is none. A user's file with no ``#+ param:`` line takes any variable
+its text uses. Parameters are bound with rdflib's ``initBindings`` only; query text is never built by pasting
 values into it. Results can be written as an aligned text table or in the W3C SPARQL 1.1 Query
 Results CSV and JSON formats.
 """
@@ -43,6 +49,7 @@ __all__ = [
     "to_csv",
     "to_json",
     "solutions_text",
+    "check_params",
 ]
 
 _HEADER = re.compile(r"^#\+\s*(?P<key>[A-Za-z_-]+)\s*:\s*(?P<value>.*?)\s*$")
@@ -58,6 +65,13 @@ class NamedQuery:
     summary: str
     description: str
     text: str
+    params: tuple[tuple[str, str], ...] = ()  # (variable name, what it does) from ``#+ param:`` lines
+    unordered: tuple[str, ...] = ()  # ``#+ unordered:`` columns: space-separated values in no set order
+
+    @property
+    def param_names(self) -> list[str]:
+        """The names of the declared parameters, in header order."""
+        return [name for name, _ in self.params]
 
     @property
     def qualified_name(self) -> str:
@@ -74,9 +88,13 @@ class QueryResult:
     namespace_manager: NamespaceManager | None = field(default=None, repr=False, compare=False)
 
 
-def _parse_header(path: Path, text: str) -> tuple[str, str]:
-    """Read ``#+ summary:`` and ``#+ description:`` from the leading comment lines."""
+_PARAM = re.compile(r"^[?$]?(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*(?:[-:—–]\s*)?(?P<help>.*)$")
+
+
+def _parse_header(path: Path, text: str, require_summary: bool = True):
+    """Read ``#+ summary:``, ``#+ description:`` and the ``#+ param:`` lines from the leading comments."""
     fields: dict[str, str] = {}
+    params: list[tuple[str, str]] = []
     for line in text.splitlines():
         stripped = line.strip()
         if not stripped:
@@ -84,21 +102,34 @@ def _parse_header(path: Path, text: str) -> tuple[str, str]:
         if not stripped.startswith("#"):
             break  # the header ends at the first line of SPARQL
         match = _HEADER.match(stripped)
-        if match:
-            fields.setdefault(match["key"].lower(), match["value"])
+        if not match:
+            continue
+        key = match["key"].lower()
+        if key == "param":
+            found = _PARAM.match(match["value"])
+            if not found:
+                raise DataError(f"{path}: '#+ param: {match['value']}' does not start with a variable name "
+                                "(write '#+ param: NAME  what it does')")
+            params.append((found["name"], found["help"].strip()))
+        else:
+            fields.setdefault(key, match["value"])
     summary = fields.get("summary", "")
-    if not summary:
+    if not summary and require_summary:
         raise DataError(f"{path}: the query has no '#+ summary:' header line")
-    return summary, fields.get("description", "")
+    unordered = tuple(v.lstrip("?$") for v in fields.get("unordered", "").replace(",", " ").split())
+    return summary, fields.get("description", ""), tuple(params), unordered
 
 
-def _read(path: Path, kind: str) -> NamedQuery:
+def _read(path: Path, kind: str, require_summary: bool = True) -> NamedQuery:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise DataError(f"{path}: cannot read query file: {exc.strerror or exc}") from exc
-    summary, description = _parse_header(path, text)
-    return NamedQuery(path.stem, kind, path, summary, description, text)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: the query file is not UTF-8 (byte {exc.object[exc.start]:#04x} at "
+                        f"offset {exc.start}); save it as UTF-8") from None
+    summary, description, params, unordered = _parse_header(path, text, require_summary)
+    return NamedQuery(path.stem, kind, path, summary, description, text, params, unordered)
 
 
 def list_queries(root: Path | None = None) -> list[NamedQuery]:
@@ -132,7 +163,8 @@ def load_query(name_or_path: str | Path, root: Path | None = None) -> NamedQuery
             raise UsageError(
                 f"no query file {text!r}. Run 'smqi query --list' to see the named queries."
             )
-        return _read(path, path.parent.name)
+        shipped = path.resolve().is_relative_to(query_dir().resolve())
+        return _read(path, path.parent.name, require_summary=shipped)  # a user's own file needs no header
     queries = list_queries(root)
     if "/" in text:
         matches = [q for q in queries if q.qualified_name == text]
@@ -146,6 +178,30 @@ def load_query(name_or_path: str | Path, root: Path | None = None) -> NamedQuery
         names = ", ".join(q.qualified_name for q in matches)
         raise UsageError(f"query name {text!r} is ambiguous: say which one of {names}.")
     raise _unknown(text, candidates)
+
+
+_VARIABLE = re.compile(r"[?$]([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def check_params(named: NamedQuery, names: Sequence[str]) -> None:
+    """Refuse a parameter the query does not take (``UsageError``, exit 2), naming the ones it does.
+
+    A query takes its ``#+ param:`` variables; a query with none declared takes none, except a user's
+    own file (outside the shipped ``queries`` folder), which takes any variable its text uses."""
+    allowed = named.param_names
+    shipped = named.path.resolve().is_relative_to(query_dir().resolve())
+    if not allowed and not shipped:
+        allowed = sorted(set(_VARIABLE.findall(named.text)))
+    unknown = [n for n in names if n not in allowed]
+    if not unknown:
+        return
+    takes = (f"it takes {', '.join('?' + a for a in allowed)}" if allowed
+             else "it takes no parameters")
+    close = difflib.get_close_matches(unknown[0], allowed, n=1, cutoff=0.6)
+    hint = f" Did you mean {close[0]}?" if close else ""
+    where = f"query {named.qualified_name!r}" if shipped else str(named.path)
+    see = " See 'smqi query --list'." if shipped else ""
+    raise UsageError(f"{where} has no parameter {', '.join('?' + u for u in unknown)}: {takes}.{hint}{see}")
 
 
 def run_query(

@@ -40,7 +40,7 @@ __all__ = [
     "load_income_groups", "string_literal", "STUDY_COLUMNS", "USE_COLUMNS", "INCOME_COLUMNS",
     "STUDY_REQUIRED", "USE_REQUIRED", "USE_CODED", "STUDY_ID_RE", "DOI_RE", "PMID_RE", "YEAR_RE",
     "FIRST_YEAR", "NOT_STATED", "COLUMN_OF", "CODING_COLUMNS", "CODER_RE", "LoadedCodings",
-    "load_codings",
+    "load_codings", "not_utf8", "delimiter_hint",
 ]
 
 STUDY_COLUMNS = [
@@ -166,6 +166,38 @@ class Loaded:
         return graph
 
 
+_SAVE_UTF8 = ("save it as UTF-8: in Excel, File > Save As > 'CSV UTF-8 (Comma delimited) (*.csv)'; "
+              "in LibreOffice, Save As > Text CSV with character set 'Unicode (UTF-8)'")
+
+
+def not_utf8(shown: str, raw: bytes, exc: UnicodeDecodeError) -> DataError:
+    """The error for a sheet that is not UTF-8: the file, line and byte, the encoding it looks like
+    (UTF-16 from its byte-order mark or zero bytes, else Windows-1252/Latin-1) and how to re-save it."""
+    start = exc.start
+    line = raw.count(b"\n", 0, start) + 1
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in raw[:200]:
+        looks = "UTF-16 (Excel's 'Unicode Text')"
+    else:
+        looks = "Windows-1252/Latin-1 (Excel's plain 'CSV (Comma delimited)')"
+        try:
+            char = raw[start:start + 1].decode("cp1252")
+            looks += f"; byte 0x{raw[start]:02x} is {char!r} there"
+        except UnicodeDecodeError:
+            pass
+    return DataError(f"{shown}:{line}: not UTF-8 text: byte 0x{raw[start]:02x} at offset {start} "
+                     f"({exc.reason}); the file looks like {looks}. Nothing was read: {_SAVE_UTF8}.")
+
+
+def delimiter_hint(header: list[str]) -> str:
+    """A sentence for a header that is one cell holding ``;`` (a sheet saved by Excel in a locale whose
+    list separator is ``;``), else ``""``."""
+    if len(header) == 1 and header[0].count(";") >= 1:
+        return (" The header looks ';'-separated (Excel uses ';' where the decimal separator is a comma): "
+                "re-save it as 'CSV UTF-8 (Comma delimited)', or in LibreOffice choose ',' as the field "
+                "delimiter.")
+    return ""
+
+
 def read_sheet(path: Path, columns: list[str]) -> list[tuple[int, dict[str, str]]]:
     """Rows of a CSV sheet with their line numbers; the header must hold exactly ``columns``."""
     from kg.model import limits
@@ -194,6 +226,7 @@ def read_sheet(path: Path, columns: list[str]) -> list[tuple[int, dict[str, str]
                     bits.append(f"duplicate column(s) {', '.join(dupes)}")
                 raise DataError(
                     f"{shown}:1: header has {'; '.join(bits)}. Expected columns: {','.join(columns)}"
+                    + delimiter_hint(header)
                 )
             rows = []
             for record in reader:
@@ -221,7 +254,7 @@ def read_sheet(path: Path, columns: list[str]) -> list[tuple[int, dict[str, str]
     except FileNotFoundError:
         raise DataError(f"{shown}: no such file") from None
     except UnicodeDecodeError as exc:
-        raise DataError(f"{shown}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raise not_utf8(shown, path.read_bytes(), exc) from None
     except IsADirectoryError:
         raise DataError(f"{shown}: is a folder, not a CSV file") from None
     except OSError as exc:
@@ -285,7 +318,12 @@ class _Checker:
                 continue
             seen.add(part)
             concept = self.vocab.concept(slug, part)
-            if concept is None:
+            if concept is None and multi and "," in part:  # a list typed the usual way
+                self.add(row, entry, fieldname, part,
+                         f"unknown {slug} key {part!r}: separate the keys of a list with ';', not ',' "
+                         f"(write {';'.join(p.strip() for p in part.split(',') if p.strip())!r}).",
+                         allowed=self.vocab.allowed(slug))
+            elif concept is None:
                 self.add(row, entry, fieldname, part, f"unknown {slug} key {part!r}.",
                          allowed=self.vocab.allowed(slug), suggestion=self.vocab.suggest(slug, part))
             else:

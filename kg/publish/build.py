@@ -113,10 +113,12 @@ def build(out: Path, data_dir: Path | None = None, progress: Callable[[str], Non
         # the build's on-disk store is loaded from smqi.nq beside the other outputs
         pipe = run_pipeline(data_dir, None, progress)
         found["pipe"] = pipe
+        before = len(pipe.store)
         add_store_provenance(pipe, started)
         summary, report = pipe.summary, pipe.report
-        # one count everywhere: the quads of the store, i.e. the triples of all named graphs, provenance included
-        summary["counts"]["triples"] = len(pipe.store)
+        # one count everywhere (build, add, diff): counts.triples is the pipeline's, the triples of every
+        # named graph but the build's provenance graph, which only a build has; that one is counted apart
+        summary["provenance_triples"] = len(pipe.store) - before
         summary["built_at"] = started.isoformat()
         summary["data"] = str(Path(data_dir).resolve() if data_dir else resources.data_dir())
         summary["inputs"] = {p.name: pipe.hashes.get(p) or sha256(p) for p in pipe.inputs}

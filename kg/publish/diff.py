@@ -146,11 +146,27 @@ def _is_count(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _unordered_columns(name: str) -> tuple[str, ...]:
+    """The ``#+ unordered:`` columns of the shipped summary query ``name`` (none for another name); a
+    build made before the summary sorted them still compares equal."""
+    from kg.io.queries import load_query
+
+    try:
+        return load_query(name).unordered
+    except UsageError:
+        return ()
+
+
 def _query_changes(old: dict, new: dict) -> dict[str, list[dict]]:
     changes: dict[str, list[dict]] = {}
     for name in sorted(set(old) | set(new)):
+        unordered = _unordered_columns(name)
+
+        def value(k: str, v: object) -> object:  # a GROUP_CONCAT in no set order compares as a set
+            return " ".join(sorted(v.split())) if k in unordered and isinstance(v, str) else v
+
         def index(rows: list[dict]) -> dict[tuple, dict]:
-            return {tuple(sorted((k, v) for k, v in r.items() if not _is_count(v))):
+            return {tuple(sorted((k, value(k, v)) for k, v in r.items() if not _is_count(v))):
                     {k: v for k, v in r.items() if _is_count(v)} for r in rows}
 
         before = index(old.get(name, {}).get("rows", []))

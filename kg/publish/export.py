@@ -8,9 +8,11 @@ from a data folder when no store is given.
   the store's quads, datatypes included.
 - ``csv``: one row per use: the study's columns, the use's columns (codebook keys, ``;``-joined)
   and ``model_of_use``.
-- ``orkg-csv``: one row per study for an ORKG comparison import: ``paper:title``,
-  ``paper:authors``, ``paper:publication_year``, ``paper:doi``, then one column per coding dimension
-  with the keys of all the study's uses, ``;``-joined.
+- ``orkg-csv``: one row per use for an ORKG CSV import, where a row is one contribution and the rows
+  that repeat a paper's ``paper:title``/``paper:doi`` are that paper's contributions: ``paper:title``,
+  ``paper:authors``, ``paper:publication_year``, ``paper:doi``, ``study_id``, ``use_no``, then one
+  column per coding dimension (the use's keys, ``;``-joined) and the study's country and design. A
+  study with no use has one row with empty use columns.
 
 Both CSVs are safe to open in a spreadsheet by default: a cell that begins with ``=``, ``+``, ``-``,
 ``@``, a tab or a carriage return gets a leading ``'`` (:func:`spreadsheet_safe`, OWASP's advice
@@ -75,7 +77,8 @@ ORKG_DIMENSIONS = {
     "user_population": SMQI.userPopulation, "qi_activity": SMQI.qiActivity, "qi_stage": SMQI.qiStage,
     "model_of_use": SMQI.modelOfUse, "country": SMQI.country, "study_design": SMQI.studyDesign,
 }
-ORKG_COLUMNS = ["paper:title", "paper:authors", "paper:publication_year", "paper:doi", *ORKG_DIMENSIONS]
+ORKG_COLUMNS = ["paper:title", "paper:authors", "paper:publication_year", "paper:doi", "study_id", "use_no",
+                *ORKG_DIMENSIONS]
 
 
 def _built_store(data_dir: Path | None) -> ox.Store:
@@ -155,27 +158,26 @@ def to_csv(store: ox.Store, *, raw: bool = False) -> str:
 
 
 def to_orkg_csv(store: ox.Store, *, raw: bool = False) -> str:
-    """One row per study, one column per coding dimension (keys of all its uses, ';'-joined); cells
-    made :func:`spreadsheet_safe` unless ``raw``."""
+    """One row per use (an ORKG contribution; a study's rows repeat its paper columns), with the study id,
+    the use number and one column per coding dimension; cells made :func:`spreadsheet_safe` unless ``raw``."""
     studies, uses = _read(store)
     buffer = io.StringIO()
     writerow = _writer(buffer, raw)
     writerow(ORKG_COLUMNS)
-    for _sid, study in studies:
-        study_uses = [uses[u] for u in study.uses]
-        row = [
+    for sid, study in studies:
+        paper = [
             study.cell(DCTERMS.title),
             ";".join(sorted(study.values.get(str(SMQI.authorList), ()))) or study.cell(DCTERMS.creator),
             study.cell(FABIO.hasPublicationYear),
             study.cell(PRISM.doi),
+            sid,
         ]
-        for column, pred in ORKG_DIMENSIONS.items():
-            nodes = [study] if column in ("country", "study_design") else study_uses
-            keys = set()
-            for node in nodes:
-                keys.update(k for k in node.cell(pred).split(";") if k)
-            row.append(";".join(sorted(keys)))
-        writerow(row)
+        for use in sorted((uses[u] for u in study.uses), key=_use_order) or [None]:
+            row = [*paper, use.cell(SMQI.useNumber) if use is not None else ""]
+            for column, pred in ORKG_DIMENSIONS.items():
+                node = study if column in ("country", "study_design") else use
+                row.append(node.cell(pred) if node is not None else "")
+            writerow(row)
     return buffer.getvalue()
 
 

@@ -101,6 +101,9 @@ def _summary_rows(store: ox.Store, query) -> list[dict]:
             value = solution[name]
             if value is not None:
                 row[name] = _plain_ox(value)
+        for name in query.unordered:  # a GROUP_CONCAT comes in no set order: keep it sorted, so diffs are stable
+            if isinstance(row.get(name), str):
+                row[name] = " ".join(sorted(row[name].split()))
         rows.append(row)
     return rows
 

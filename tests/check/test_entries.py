@@ -127,3 +127,21 @@ def test_a_term_the_store_cannot_hold_is_refused_with_a_message(tmp_path: Path, 
     assert main(["validate", str(path), "--data", str(SHEETS)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("smqi validate: error: ") and 'the literal "false" of datatype <> is not an RDF term' in err
+
+
+def test_sheet_kind_of_a_semicolon_sheet_and_a_cp1252_sheet(tmp_path) -> None:
+    """issue #14: Excel's ';'-separated and Windows-1252 sheets get a message saying how to re-save them."""
+    import pytest as _pytest
+
+    from kg.check.entries import sheet_kind
+    from kg.model.errors import DataError as _DataError
+
+    semi = tmp_path / "semi.csv"
+    semi.write_text("study_id;use_no;platforms\nx2020;1;twitter\n", encoding="utf-8")
+    with _pytest.raises(_DataError, match=r"semi.csv:1: not an extraction sheet: .*\. The header looks "
+                                          r"';'-separated \(Excel uses ';'"):
+        sheet_kind(semi)
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("study_id,title\nx2020,Linköping\n".encode("cp1252"))
+    with _pytest.raises(_DataError, match=r"latin.csv:2: not UTF-8 text: byte 0xf6 at offset 25 .*'ö' there"):
+        sheet_kind(latin)

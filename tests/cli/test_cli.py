@@ -42,6 +42,30 @@ def test_query_list(capsys: pytest.CaptureFixture) -> None:
     lines = capsys.readouterr().out.splitlines()
     assert "cq/studies-per-platform\tStudies per platform" in lines
     assert any(line.startswith("cq/platform-by-activity\t") for line in lines)
+    at = lines.index("cq/platform-by-activity\tGap map of platforms by QI activity")
+    assert lines[at + 1:at + 3] == [
+        "    --param platform=…  only this platform key (a literal, e.g. --param platform=twitter)",
+        "    --param activity=…  only this QI activity key (a literal)"]
+
+
+def test_query_runs_a_plain_rq_file_without_header(fixture_build: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture) -> None:
+    plain = tmp_path / "plain.rq"
+    plain.write_text("PREFIX smqi: <https://w3id.org/smqi/ontology#>\n"
+                     "SELECT (COUNT(?s) AS ?n) WHERE { ?s a smqi:Study }\n", encoding="utf-8")
+    assert main(["query", str(plain), "--graph", str(fixture_build / "smqi.trig"), "--format", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["n", "2"]
+
+
+@pytest.mark.parametrize("where", [[], ["--graph"]], ids=["store", "graph"])
+def test_an_unknown_param_is_a_usage_error_naming_the_parameters(where: list[str], fixture_build: Path,
+                                                                 capsys: pytest.CaptureFixture) -> None:
+    extra = [where[0], str(fixture_build / "smqi.trig")] if where else ["--store", str(fixture_build / "store")]
+    assert main(["query", "platform-by-activity", *extra, "--param", "dimension=platform"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == ("smqi query: error: query 'cq/platform-by-activity' has no parameter ?dimension: it "
+                            "takes ?platform, ?activity. See 'smqi query --list'.\n")
 
 
 def test_query_formats_on_a_built_graph(fixture_build: Path, capsys: pytest.CaptureFixture) -> None:

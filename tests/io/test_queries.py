@@ -168,13 +168,6 @@ def test_header_parsing(tmp_path: Path):
     assert (named.name, named.kind, named.path) == ("demo", tmp_path.name, path)
 
 
-def test_missing_summary_names_the_file(tmp_path: Path):
-    path = tmp_path / "nosummary.rq"
-    path.write_text("#+ description: no summary\nSELECT * WHERE { ?s ?p ?o }\n")
-    with pytest.raises(DataError, match="nosummary.rq"):
-        kq.load_query(path)
-
-
 def test_query_that_does_not_parse_names_the_file(tmp_path: Path):
     path = tmp_path / "broken.rq"
     path.write_text("#+ summary: broken\nSELECT ?s WHERE { ?s ?p \n")
@@ -284,3 +277,122 @@ def test_table_shortens_iris_and_shows_lexical_values():
         "ex:a                  12\n"
         "http://other.org/x/y   3\n"
     )
+
+
+# ---------------------------------------------------------------- own queries and declared parameters (issue #14)
+
+
+def test_a_users_file_needs_no_header_but_a_shipped_query_does(tmp_path: Path):
+    plain = tmp_path / "plain.rq"
+    plain.write_text("SELECT ?s WHERE { ?s ?p ?o }\n", encoding="utf-8")
+    named = kq.load_query(str(plain))
+    assert (named.name, named.summary, named.description, named.params) == ("plain", "", "", ())
+    # the shipped folder (and any root list_queries reads) still requires the summary
+    (tmp_path / "cq").mkdir()
+    (tmp_path / "cq" / "plain.rq").write_text("SELECT ?s WHERE { ?s ?p ?o }\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"cq/plain.rq: the query has no '#\+ summary:' header line"):
+        kq.list_queries(tmp_path)
+
+
+def test_every_shipped_query_keeps_its_summary():
+    shipped = sorted(resources.query_dir().rglob("*.rq"))
+    assert len(shipped) == len(kq.list_queries()) >= 30
+    for path in shipped:
+        assert path.read_text(encoding="utf-8").startswith("#+ summary: "), path
+
+
+def test_a_query_file_that_is_not_utf8_names_the_byte(tmp_path: Path):
+    path = tmp_path / "latin.rq"
+    path.write_bytes(b"# Link\xf6ping\nSELECT ?s WHERE { ?s ?p ?o }\n")
+    with pytest.raises(DataError, match=r"latin.rq: the query file is not UTF-8 \(byte 0xf6 at offset 6\)"):
+        kq.load_query(str(path))
+
+
+def test_param_header_lines(tmp_path: Path):
+    path = tmp_path / "p.rq"
+    path.write_text("#+ summary: s\n#+ param: ?key  only this key\n#+ param: $year: the year\n#+ param: bare\n"
+                    "SELECT ?key ?year ?bare WHERE { ?key ?year ?bare }\n", encoding="utf-8")
+    named = kq.load_query(str(path))
+    assert named.params == (("key", "only this key"), ("year", "the year"), ("bare", ""))
+    assert named.param_names == ["key", "year", "bare"]
+    path.write_text("#+ summary: s\n#+ param: 1st  not a name\nSELECT * WHERE { ?s ?p ?o }\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"p.rq: '#\+ param: 1st  not a name' does not start with a variable name"):
+        kq.load_query(str(path))
+
+
+def test_unknown_param_names_the_ones_the_query_takes():
+    with pytest.raises(UsageError) as info:
+        kq.check_params(kq.load_query("platform-by-activity"), ["dimension"])
+    assert str(info.value) == ("query 'cq/platform-by-activity' has no parameter ?dimension: it takes ?platform, "
+                               "?activity. See 'smqi query --list'.")
+    with pytest.raises(UsageError, match=r"has no parameter \?propery: it takes \?property, \?subset\. "
+                                         r"Did you mean property\?"):
+        kq.check_params(kq.load_query("agreement-single"), ["propery"])
+    with pytest.raises(UsageError, match=r"'cq/study-table' has no parameter \?key: it takes no parameters\."):
+        kq.check_params(kq.load_query("study-table"), ["key"])
+    kq.check_params(kq.load_query("platform-by-activity"), ["activity", "platform"])  # both declared: no error
+
+
+def test_a_users_file_without_param_lines_takes_the_variables_it_uses(tmp_path: Path):
+    path = tmp_path / "own.rq"
+    path.write_text("SELECT ?s $o WHERE { ?s ?p $o }\n", encoding="utf-8")
+    named = kq.load_query(str(path))
+    kq.check_params(named, ["s", "o", "p"])
+    with pytest.raises(UsageError, match=r"own.rq has no parameter \?x: it takes \?o, \?p, \?s\.$"):
+        kq.check_params(named, ["x"])
+
+
+def _projected(text: str) -> str:
+    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    return body[body.index("SELECT"):body.index("WHERE")]
+
+
+@pytest.mark.parametrize("named", [q for q in kq.list_queries() if q.params], ids=lambda q: q.qualified_name)
+def test_declared_params_are_projected_and_described(named: kq.NamedQuery):
+    for name, text in named.params:
+        assert f"?{name}" in _projected(named.text), f"?{name} is not SELECTed: the store could not bind it"
+        assert text, f"#+ param: {name} says nothing about what it does"
+
+
+def test_queries_whose_description_names_parameters_declare_them():
+    for named in kq.list_queries():
+        if "parameter" in named.description.lower() or "--param" in named.description:
+            assert named.params, named.qualified_name
+    assert sorted(q.qualified_name for q in kq.list_queries() if q.params)[:5] == [
+        "agreement/agreement-disagreements", "agreement/agreement-multi", "agreement/agreement-single",
+        "claims/claim-studies-per-key", "claims/claim-uses-per-key"]
+
+
+@pytest.fixture(scope="module")
+def shipped_store():
+    from kg.publish.pipeline import run_pipeline
+
+    return run_pipeline(None, check=False).store
+
+
+@pytest.mark.parametrize("named", [q for q in kq.list_queries() if q.kind == "cq" and q.params],
+                         ids=lambda q: q.qualified_name)
+def test_each_example_param_selects_exactly_its_rows(named: kq.NamedQuery, shipped_store):
+    import re
+
+    from kg.cli.common import parse_params
+    from kg.io.store import select_store
+
+    every = [{v.value: (s[v].value if s[v] is not None else None) for v in sol.variables}
+             for sol in [select_store(shipped_store, named)] for s in sol]
+    for name, text in named.params:
+        example = re.search(rf"--param {name}=(\S+?)\)", text)
+        value = example[1] if example else every[0][name]
+        rows = [{v.value: (s[v].value if s[v] is not None else None) for v in sol.variables}
+                for sol in [select_store(shipped_store, named, parse_params([f"{name}={value}"]))] for s in sol]
+        assert rows == [r for r in every if r[name] == value]
+        assert rows, f"{named.qualified_name}: the example --param {name}={value} selects no row"
+
+
+def test_every_group_concat_column_is_declared_unordered():
+    for named in kq.list_queries():
+        if "GROUP_CONCAT" in named.text:
+            assert named.unordered, f"{named.qualified_name}: say which column holds the GROUP_CONCAT"
+            for column in named.unordered:
+                assert f"?{column}" in _projected(named.text)
+    assert kq.load_query("study-table").unordered == ("models",)

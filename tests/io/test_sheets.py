@@ -255,3 +255,50 @@ def test_doi_with_brackets_makes_a_valid_resolver_iri(tmp_path: Path) -> None:
     s, u = write(tmp_path, [{**STUDY, "doi": "10.1234/a[b]c"}], [USE])
     loaded = load_sheets(s, u, default_vocabulary(), links_graph="https://w3id.org/smqi/graph/links")
     assert [line.split()[2] for line in loaded.links] == ["<https://doi.org/10.1234/a%5Bb%5Dc>"]
+
+
+# ---------------------------------------------------------------- sheets saved by Excel (issue #14)
+
+
+def test_a_semicolon_separated_sheet_is_told_to_re_save(tmp_path: Path) -> None:
+    s, u = write(tmp_path, [STUDY], [USE])
+    s.write_text(s.read_text(encoding="utf-8").replace(",", ";"), encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        load_sheets(s, u, default_vocabulary())
+    message = str(info.value)
+    assert "studies.csv:1: header has missing column(s) study_id, first_author, " in message
+    assert message.endswith(" The header looks ';'-separated (Excel uses ';' where the decimal separator is a "
+                            "comma): re-save it as 'CSV UTF-8 (Comma delimited)', or in LibreOffice choose ',' as "
+                            "the field delimiter.")
+
+
+def test_a_cp1252_sheet_names_the_file_line_and_byte(tmp_path: Path) -> None:
+    s, u = write(tmp_path, [{**STUDY, "summary": "Linköping"}], [USE])
+    s.write_bytes(s.read_text(encoding="utf-8").encode("cp1252"))
+    with pytest.raises(DataError) as info:
+        load_sheets(s, u, default_vocabulary())
+    raw = s.read_bytes()
+    offset = raw.index(b"\xf6")
+    assert str(info.value).endswith(
+        f"studies.csv:2: not UTF-8 text: byte 0xf6 at offset {offset} (invalid start byte); the file looks like "
+        "Windows-1252/Latin-1 (Excel's plain 'CSV (Comma delimited)'); byte 0xf6 is 'ö' there. Nothing was read: "
+        "save it as UTF-8: in Excel, File > Save As > 'CSV UTF-8 (Comma delimited) (*.csv)'; in LibreOffice, "
+        "Save As > Text CSV with character set 'Unicode (UTF-8)'.")
+
+
+def test_a_utf16_sheet_is_named_as_utf16(tmp_path: Path) -> None:
+    s, u = write(tmp_path, [STUDY], [USE])
+    s.write_bytes(s.read_text(encoding="utf-8").encode("utf-16"))
+    with pytest.raises(DataError, match=r"studies.csv:1: not UTF-8 text: byte 0xff at offset 0 .*the file looks "
+                                        r"like UTF-16 \(Excel's 'Unicode Text'\)\. Nothing was read"):
+        load_sheets(s, u, default_vocabulary())
+
+
+def test_a_comma_separated_list_is_told_to_use_semicolons(tmp_path: Path) -> None:
+    s, u = write(tmp_path, [STUDY], [{**USE, "platforms": "twitter, facebook"}])
+    with pytest.raises(InputInvalid) as info:
+        load_sheets(s, u, default_vocabulary())
+    [problem] = info.value.problems
+    assert (problem.field, problem.value, problem.suggestion) == ("platforms", "twitter, facebook", None)
+    assert problem.message == ("unknown platform key 'twitter, facebook': separate the keys of a list with ';', "
+                               "not ',' (write 'twitter;facebook').")

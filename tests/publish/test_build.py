@@ -264,3 +264,19 @@ def test_build_on_a_full_disk_or_read_only_folder_is_a_message(tmp_path: Path, c
                               "system (the folder is on a read-only file system)") and \
             err.endswith("; nothing was written.\n"), err
         assert list(ro.iterdir()) == []
+
+
+def test_study_table_models_are_sorted_in_the_summary(summary: dict) -> None:
+    """study-table's GROUP_CONCAT comes in no set order; the summary keeps it sorted (issue #14)."""
+    models = [r.get("models", "") for r in summary["queries"]["study-table"]["rows"]]
+    assert any(len(m.split()) >= 2 for m in models), "no study with two models: the check proves nothing"
+    assert models == [" ".join(sorted(m.split())) for m in models]
+
+
+def test_triple_count_leaves_out_the_provenance(built: Path, summary: dict) -> None:
+    from kg.io.rdf import parse_file
+
+    dataset = parse_file(built / "smqi.trig")
+    provenance = len(dataset.graph(G_PROVENANCE))
+    assert summary["provenance_triples"] == provenance > 0
+    assert summary["counts"]["triples"] == len(dataset) - provenance

@@ -139,3 +139,43 @@ def test_diff_reports_agreement_that_moved(tmp_path: Path, capsys) -> None:
     assert main(["diff", str(old / "build"), str(new / "build")]) == 0
     out = capsys.readouterr().out
     assert "Agreement figures changed: 1\n  host: agreements 3 -> 4; observed 0.75 -> 1; kappa 0.5556 -> 1\n" in out
+
+
+def test_a_group_concat_in_another_order_is_no_change() -> None:
+    """study-table's models come from GROUP_CONCAT, in no set order: the same set in another order is
+    not a row removed and re-added (issue #14); another set is."""
+    from kg.publish.diff import Snapshot, compare
+
+    def side(models: str) -> Snapshot:
+        row = {"study_id": "x2020", "title": "A b", "models": models}
+        return Snapshot(label=models, summary={"queries": {"study-table": {"rows": [row]}}})
+
+    assert compare(side("listening broadcasting"), side("broadcasting listening"))["queries"] == {}
+    moved_rows = compare(side("listening broadcasting"), side("listening"))["queries"]["study-table"]
+    assert [(r["status"], r["row"]["models"]) for r in moved_rows] == [
+        ("removed", "broadcasting listening"), ("added", "listening")]
+    # a column that is not declared unordered keeps its order: a title is not a set of words
+    def titled(title: str) -> Snapshot:
+        return Snapshot(label=title, summary={"queries": {"study-table": {"rows": [{"study_id": "x", "title": title}]}}})
+
+    assert [(r["status"], r["row"]["title"]) for r in compare(titled("A b"), titled("b A"))["queries"]["study-table"]] \
+        == [("removed", "A b"), ("added", "b A")]
+
+
+def test_one_triple_count_in_build_diff_and_the_pipeline(two_builds, capsys) -> None:
+    """build, add and diff --git all count the pipeline's store (every graph but the build's provenance)."""
+    from kg.io.rdf import parse_file
+    from kg.model.namespaces import G_PROVENANCE
+    from kg.publish.diff import snapshot_of_data
+
+    old, _new = two_builds
+    summary = json.loads((old / "summary.json").read_text(encoding="utf-8"))
+    in_memory = snapshot_of_data(FIXTURES, "fixtures").summary["counts"]["triples"]
+    dataset = parse_file(old / "smqi.trig")
+    provenance = len(dataset.graph(G_PROVENANCE))
+    assert provenance > 0 and summary["provenance_triples"] == provenance
+    assert summary["counts"]["triples"] == in_memory == len(dataset) - provenance
+    out = capsys.readouterr()
+    assert main(["build", "--out", str(old.parent / "again"), "--data", str(FIXTURES), "--no-owl", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert f"{in_memory} triples (+{provenance} of provenance)" in printed, out

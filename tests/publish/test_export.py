@@ -169,25 +169,38 @@ def test_csv_one_row_per_use(capsys: pytest.CaptureFixture) -> None:
         assert row["communication_model"] == use["communication_model"] and row["model_of_use"]
 
 
-def test_orkg_csv_one_row_per_study(tmp_path: Path) -> None:
+def test_orkg_csv_one_row_per_use_with_the_study_id(tmp_path: Path) -> None:
+    """An ORKG CSV import makes one contribution per row and one paper of the rows that repeat its
+    paper columns: a use is a contribution (issue #14)."""
     out = tmp_path / "orkg.csv"
     assert main(["export", "--format", "orkg-csv", "--out", str(out)]) == 0
     with out.open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         assert reader.fieldnames == ORKG_COLUMNS
         rows = list(reader)
-    studies = sheet("studies.csv")
-    assert len(rows) == len(studies) > 0
-    by_title = {r["paper:title"]: r for r in rows}
-    for study in studies:
-        row = by_title[study["title"]]
-        assert row["paper:doi"] == study["doi"] and row["paper:publication_year"] == study["year"]
-        assert row["paper:authors"] == study["authors"]
-    platforms: dict[str, set[str]] = {}
-    for use in sheet("uses.csv"):
-        platforms.setdefault(use["study_id"], set()).update(use["platforms"].split(";"))
-    wu = next(s for s in studies if s["study_id"] == "ahne2020")
-    assert by_title[wu["title"]]["platform"] == ";".join(sorted(platforms["ahne2020"]))
+    uses = sheet("uses.csv")
+    assert sorted((r["study_id"], int(r["use_no"])) for r in rows) == sorted(
+        (u["study_id"], int(u["use_no"])) for u in uses)
+    studies = {s["study_id"]: s for s in sheet("studies.csv")}
+    for row in rows:
+        study = studies[row["study_id"]]
+        assert (row["paper:title"], row["paper:doi"], row["paper:publication_year"], row["paper:authors"]) == (
+            study["title"], study["doi"], study["year"], study["authors"])
+    use = next(u for u in uses if u["study_id"] == "ahne2020" and u["use_no"] == "1")
+    row = next(r for r in rows if r["study_id"] == "ahne2020" and r["use_no"] == "1")
+    assert row["platform"] == ";".join(sorted(use["platforms"].split(";")))
+
+
+def test_excel_export_starts_with_a_byte_order_mark(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "excel.csv"
+    assert main(["export", "--format", "csv", "--excel", "--out", str(out)]) == 0
+    raw = out.read_bytes()
+    plain = tmp_path / "plain.csv"
+    assert main(["export", "--format", "csv", "--out", str(plain)]) == 0
+    assert raw[:3] == b"\xef\xbb\xbf" and raw[3:] == plain.read_bytes() and plain.read_bytes()[:3] != b"\xef\xbb\xbf"
+    capsys.readouterr()
+    assert main(["export", "--format", "jsonld", "--excel"]) == 2
+    assert capsys.readouterr().err == "smqi export: error: --excel is for the CSV formats (csv, orkg-csv), not jsonld\n"
 
 
 LISTS = {"countries", "source_url", "platforms", "user_populations", "qi_activities", "qi_stages"}
@@ -226,11 +239,12 @@ def test_orkg_csv_bytes_equal_the_sheets(assembled) -> None:
                  "user_population": "user_populations", "qi_activity": "qi_activities", "qi_stage": "qi_stages",
                  "model_of_use": "model_of_use"}
     for study in sorted(sheet("studies.csv"), key=lambda s: s["study_id"]):
-        row = [study["title"], study["authors"], study["year"], study["doi"]]
-        for column, field in dimension.items():
-            row.append(";".join(sorted({k for u in uses[study["study_id"]] for k in u[field].split(";") if k})))
-        row += ["" if study["countries"] == "XX" else _joined("countries", study["countries"]), study["design"]]
-        writer.writerow(row)
+        for use in sorted(uses[study["study_id"]], key=lambda u: int(u["use_no"])):
+            row = [study["title"], study["authors"], study["year"], study["doi"], study["study_id"], use["use_no"]]
+            for column, field in dimension.items():
+                row.append(";".join(sorted({k for k in use[field].split(";") if k})))
+            row += ["" if study["countries"] == "XX" else _joined("countries", study["countries"]), study["design"]]
+            writer.writerow(row)
     assert export("orkg-csv") == buffer.getvalue()
 
 
@@ -243,7 +257,7 @@ def test_export_reads_a_given_store(assembled) -> None:
     store.add(ox.Quad(ox.NamedNode(sid), ox.NamedNode("https://w3id.org/smqi/ontology#studyId"),
                       ox.Literal("madeup2020"), ox.NamedNode(str(G_EVIDENCE))))
     lines = export("orkg-csv", store=store).splitlines()
-    assert lines == [",".join(ORKG_COLUMNS), ",,,,,,,,,,,,"]
+    assert lines == [",".join(ORKG_COLUMNS), ",,,,madeup2020" + "," * 10]  # no use: one row, use columns empty
     assert export("csv", store=store).splitlines()[1:] == []  # a study without uses has no row
     doc = json.loads(export("jsonld", store=store))
     assert doc["@graph"] == [{"@id": str(G_EVIDENCE), "@graph": [{"@id": "kg:study/madeup2020",
