@@ -9,7 +9,6 @@ import http.client
 import json
 import re
 import time
-from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
