@@ -32,7 +32,8 @@ from email.message import Message
 from kg import __version__
 from kg.model.errors import DataError
 
-__all__ = ["Answer", "RemoteTimeout", "RemoteTooLarge", "fetch", "http_opener", "is_loopback", "FORM_POST",
+__all__ = ["Answer", "RemoteTimeout", "RemoteTooLarge", "fetch", "http_opener", "credentials_for", "is_loopback",
+           "USER_VARIABLE", "PASSWORD_VARIABLE", "FORM_POST",
            "GET", "QueryAnswer", "RemoteError", "sparql_query", "explain_http_error"]
 
 CHUNK = 65536
@@ -70,11 +71,46 @@ def is_loopback(url: str) -> bool:
     return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
 
 
-def http_opener(url: str) -> urllib.request.OpenerDirector:
-    """An opener for ``url``; loopback addresses never go through a proxy from the environment."""
+USER_VARIABLE, PASSWORD_VARIABLE = "SMQI_PUSH_USER", "SMQI_PUSH_PASSWORD"
+
+
+def credentials_for(url: str) -> tuple[str, str] | None:
+    """The user name and password for ``url``'s host: from the environment (``SMQI_PUSH_USER`` and
+    ``SMQI_PUSH_PASSWORD``, both), else from a netrc file (``NETRC``, default ``~/.netrc``) entry for
+    the host; None when neither has one. Never from the command line, never shown in a message."""
+    import netrc
+    import os
+
+    user, password = os.environ.get(USER_VARIABLE), os.environ.get(PASSWORD_VARIABLE)
+    if user is not None or password is not None:
+        if not (user and password):
+            raise DataError(f"give both {USER_VARIABLE} and {PASSWORD_VARIABLE} (or neither, to use a netrc file)")
+        return user, password
+    path = os.environ.get("NETRC") or os.path.join(os.path.expanduser("~"), ".netrc")
+    if not os.path.isfile(path):
+        return None
+    try:
+        entry = netrc.netrc(path).authenticators(urllib.parse.urlsplit(url).hostname or "")
+    except netrc.NetrcParseError as exc:
+        raise DataError(f"{exc.filename}:{exc.lineno}: not a readable netrc file ({exc.msg})") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if entry is None or not entry[0] or not entry[2]:
+        return None
+    return entry[0], entry[2]
+
+
+def http_opener(url: str, credentials: tuple[str, str] | None = None) -> urllib.request.OpenerDirector:
+    """An opener for ``url``; loopback addresses never go through a proxy from the environment. With
+    ``credentials`` (user, password) it answers the server's HTTP Basic or Digest challenge for ``url``."""
+    handlers: list[urllib.request.BaseHandler] = []
     if is_loopback(url):
-        return urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    return urllib.request.build_opener()
+        handlers.append(urllib.request.ProxyHandler({}))
+    if credentials is not None:
+        manager = urllib.request.HTTPPasswordMgrWithDefaultRealm()
+        manager.add_password(None, url, *credentials)
+        handlers += [urllib.request.HTTPBasicAuthHandler(manager), urllib.request.HTTPDigestAuthHandler(manager)]
+    return urllib.request.build_opener(*handlers)
 
 
 def fetch(request: urllib.request.Request, *, timeout: float, max_bytes: int | None = None,
@@ -177,13 +213,14 @@ def _query_request(url: str, query: str, accept: str, method: str) -> urllib.req
 
 
 def sparql_query(url: str, query: str, accept: str = "application/sparql-results+json",
-                 timeout: float = 60.0, max_bytes: int | None = None) -> QueryAnswer:
+                 timeout: float = 60.0, max_bytes: int | None = None,
+                 credentials: tuple[str, str] | None = None) -> QueryAnswer:
     """Send ``query`` to the endpoint ``url`` (form POST, then GET on 405/415/501) and read its whole
     answer within ``timeout`` seconds and ``max_bytes`` (:func:`fetch`).
 
     Raises :class:`RemoteError` naming the URL and method for a refused connection or an HTTP error,
     RemoteTimeout / RemoteTooLarge past the bounds."""
-    opener = http_opener(url)
+    opener = http_opener(url, credentials)
     get_fits = len(_query_request(url, query, accept, GET).full_url) <= MAX_GET_URL
     method = FORM_POST
     while True:

@@ -14,7 +14,8 @@ import pyoxigraph as ox
 
 from kg.model.namespaces import BASE
 
-__all__ = ["service_description", "describe_query", "is_served_iri", "RESULT_FORMATS", "GRAPH_FORMATS"]
+__all__ = ["service_description", "describe_query", "is_served_iri", "describe_html", "wants_html", "RESULT_FORMATS",
+           "GRAPH_FORMATS"]
 
 SD = "http://www.w3.org/ns/sparql-service-description#"
 FORMATS = "http://www.w3.org/ns/formats/"
@@ -83,3 +84,49 @@ def describe_query(iri: str) -> str:
     label = "<http://www.w3.org/2004/02/skos/core#prefLabel>"
     return (f"CONSTRUCT {{ {term} ?p ?o . ?o {label} ?label }} WHERE {{ {term} ?p ?o "
             f"OPTIONAL {{ ?o {label} ?label }} }}")
+
+
+def wants_html(accept: str) -> bool:
+    """Whether an Accept header asks for HTML before any RDF format (a browser's does)."""
+    for part in (accept or "").split(","):
+        media = part.split(";")[0].strip().lower()
+        if media in ("text/html", "application/xhtml+xml"):
+            return True
+        if media in ("text/turtle", "application/ld+json", "application/n-triples", "application/rdf+xml",
+                     "*/*", "text/*", "application/*"):
+            return False
+    return False
+
+
+def describe_html(iri: str, ntriples: bytes) -> bytes:
+    """An HTML page of the triples about ``iri`` (from its N-Triples description): one row per triple,
+    every value escaped, IRIs of this dataset linked to their own page, and the data notice."""
+    from html import escape
+
+    def cell(term) -> str:
+        if isinstance(term, ox.NamedNode):
+            shown = escape(term.value)
+            if is_served_iri(term.value):
+                return f'<a href="/{escape(term.value[len("https://w3id.org/smqi/"):])}">{shown}</a>'
+            return f"<code>{shown}</code>"
+        if isinstance(term, ox.Literal):
+            tail = f"@{term.language}" if term.language else (
+                "" if term.datatype.value.endswith("#string") else f" ({escape(term.datatype.value)})")
+            return escape(term.value) + escape(tail)
+        return escape(str(term))
+
+    triples = sorted(ox.parse(ntriples, format=ox.RdfFormat.N_TRIPLES), key=lambda t: (t.subject != ox.NamedNode(iri),
+                                                                                       str(t.subject), str(t.predicate), str(t.object)))
+    rows = "\n".join(f"<tr><td>{cell(t.subject)}</td><td>{cell(t.predicate)}</td><td>{cell(t.object)}</td></tr>"
+                     for t in triples)
+    page = (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{escape(iri)}</title>'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            "<style>body{font-family:system-ui,sans-serif;margin:1rem;max-width:75rem}table{border-collapse:collapse;"
+            "width:100%}td{border-top:1px solid #ddd;padding:.25rem .5rem;vertical-align:top;overflow-wrap:anywhere}"
+            ".notice{border-left:4px solid #c05621;padding:.25rem .75rem}</style></head><body>"
+            f"<h1>{escape(iri)}</h1><p class=\"notice\">{escape(NOTICE)}</p>"
+            "<p>The same description as RDF: <code>Accept: text/turtle</code> or <code>application/ld+json</code>; "
+            "the query page is at <a href=\"/\">/</a>.</p>"
+            f"<table><thead><tr><th>subject</th><th>property</th><th>value</th></tr></thead><tbody>\n{rows}\n"
+            "</tbody></table></body></html>\n")
+    return page.encode("utf-8")

@@ -51,12 +51,12 @@ from kg.model.errors import DataError, UsageError
 from kg.serve.endpoint import HttpEndpoint
 from kg.check.guard import QueryRefused, check_dataset, check_nesting, check_query, query_dataset
 from kg.model.namespaces import BASE
-from kg.serve.describe import (GRAPH_FORMATS, PREFIXES, RESULT_FORMATS, describe_query, is_served_iri,
-                               service_description)
+from kg.serve.describe import (GRAPH_FORMATS, PREFIXES, RESULT_FORMATS, describe_html, describe_query, is_served_iri,
+                               service_description, wants_html)
 from kg.serve.page import query_page
 from kg.io.remote import RemoteTimeout, RemoteTooLarge, fetch
 
-__all__ = ["Front", "start_front", "count_rows", "MAX_BYTES", "MAX_CONCURRENT"]
+__all__ = ["Backend", "Front", "start_front", "count_rows", "MAX_BYTES", "MAX_CONCURRENT"]
 
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 MAX_BYTES = 512 * 1024 * 1024
@@ -176,14 +176,50 @@ _UPDATE_FIELDS = ("update", "using-graph-uri", "using-named-graph-uri")
 _READ_ONLY = "SPARQL Update is refused: this endpoint is read-only"
 
 
+class Backend:
+    """The Oxigraph server the front forwards to, swappable while the front runs (a new build): each
+    request reads the URL once, so a query in flight finishes on the server it started on, and the
+    served graphs are asked again after a swap."""
+
+    def __init__(self, url: str) -> None:
+        self._lock = threading.Lock()
+        self._url = url
+        self._graphs: dict[str, int] = {}
+
+    @property
+    def url(self) -> str:
+        with self._lock:
+            return self._url
+
+    def swap(self, url: str) -> None:
+        """Forward every request from now on to ``url``."""
+        with self._lock:
+            self._url = url
+            self._graphs = {}
+
+    def graphs(self, ask) -> dict[str, int]:
+        """The served named graphs and their triple counts, asked with ``ask()`` once per backend."""
+        with self._lock:
+            url, known = self._url, dict(self._graphs)
+        if known:
+            return known
+        found = ask()
+        with self._lock:
+            if self._url == url:
+                self._graphs = dict(found)
+        return found
+
+
 @dataclass
 class Front(HttpEndpoint):
-    """A running front: ``url`` is its query endpoint; ``stop()`` shuts it down."""
+    """A running front: ``url`` is its query endpoint; ``stop()`` shuts it down; ``backend.swap(url)``
+    forwards to another Oxigraph server (``kg.serve.server.StoreFollower`` does, for a new build)."""
 
     httpd: ThreadingHTTPServer
     thread: threading.Thread
     host: str
     port: int
+    backend: Backend | None = None
 
     def stop(self) -> None:
         self.httpd.shutdown()
@@ -197,10 +233,8 @@ class Front(HttpEndpoint):
         self.stop()
 
 
-def _handler(backend_query_url: str, max_rows: int, timeout: float, max_request: int, max_concurrent: int):
+def _handler(backend: Backend, max_rows: int, timeout: float, max_request: int, max_concurrent: int):
     slots = threading.BoundedSemaphore(max_concurrent)
-    graphs_found: dict[str, int] = {}
-    graphs_lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "smqi-serve"
@@ -307,13 +341,13 @@ def _handler(backend_query_url: str, max_rows: int, timeout: float, max_request:
 
         def _graphs(self) -> dict[str, int]:
             """The named graphs of the served dataset and their triple counts (asked once)."""
-            with graphs_lock:
-                if not graphs_found:
-                    body = self._ask_backend("SELECT ?g (COUNT(?s) AS ?n) WHERE { GRAPH ?g { OPTIONAL { ?s ?p ?o } } } "
-                                             "GROUP BY ?g", False, (), ())
-                    for row in ox.parse_query_results(body, format=RESULTS_JSON):
-                        graphs_found[row["g"].value] = int(row["n"].value)
-                return dict(graphs_found)
+            def ask() -> dict[str, int]:
+                body = self._ask_backend("SELECT ?g (COUNT(?s) AS ?n) WHERE { GRAPH ?g { OPTIONAL { ?s ?p ?o } } } "
+                                         "GROUP BY ?g", False, (), ())
+                return {row["g"].value: int(row["n"].value)
+                        for row in ox.parse_query_results(body, format=RESULTS_JSON)}
+
+            return backend.graphs(ask)
 
         def _route(self) -> None:
             parsed = urllib.parse.urlsplit(self.path)
@@ -350,10 +384,15 @@ def _handler(backend_query_url: str, max_rows: int, timeout: float, max_request:
                 raise _Refused(400, f"uri={iri!r} is not an IRI; give e.g. /describe?uri={BASE}kg/study/ahne2020") from None
             if not is_served_iri(iri):
                 raise _Refused(404, f"<{iri}> is not an IRI of this dataset (they start with {BASE})")
-            out = _output_format(self.headers.get("Accept") or "", graph=True)
+            accept = self.headers.get("Accept") or ""
+            html = wants_html(accept)
+            out = None if html else _output_format(accept, graph=True)
             body = self._ask_backend(describe_query(iri), True, (), ())
             if not body.strip():
                 raise _Refused(404, f"<{iri}>: the dataset has no triple about it")
+            if html:
+                self._send(200, describe_html(iri, body), "text/html; charset=utf-8", headers={**_CORS, "Vary": "Accept"})
+                return
             self._send(200, *self._convert(body, True, out), headers={**_CORS, "Vary": "Accept"})
 
         def _describe_service(self) -> None:
@@ -402,7 +441,7 @@ def _handler(backend_query_url: str, max_rows: int, timeout: float, max_request:
             dataset = urllib.parse.urlencode([("default-graph-uri", g) for g in defaults] +
                                              [("named-graph-uri", g) for g in named])
             request = urllib.request.Request(
-                backend_query_url + (f"?{dataset}" if dataset else ""), data=text.encode("utf-8"), method="POST",
+                backend.url + (f"?{dataset}" if dataset else ""), data=text.encode("utf-8"), method="POST",
                 headers={"Content-Type": "application/sparql-query; charset=utf-8",
                          "Accept": "application/n-triples" if graph else "application/sparql-results+json"})
             try:
@@ -479,12 +518,12 @@ def start_front(backend_query_url: str, host: str = "127.0.0.1", port: int = 0, 
     At most ``max_concurrent`` queries run at once; others wait for a slot up to ``timeout``."""
     from kg.model.limits import max_request_bytes, max_rows_served
 
-    handler = _handler(backend_query_url, max_rows or max_rows_served(), timeout, max_request_bytes(),
-                       max_concurrent)
+    backend = Backend(backend_query_url)
+    handler = _handler(backend, max_rows or max_rows_served(), timeout, max_request_bytes(), max_concurrent)
     try:
         httpd = _Server((host, port), handler)
     except OSError as exc:
         raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     thread = threading.Thread(target=httpd.serve_forever, name="smqi-serve-front", daemon=True)
     thread.start()
-    return Front(httpd, thread, host, httpd.server_address[1])
+    return Front(httpd, thread, host, httpd.server_address[1], backend)

@@ -24,7 +24,7 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from kg.model.errors import DataError, SmqiError, UsageError
-from kg.io.remote import Answer, fetch, http_opener, sparql_query
+from kg.io.remote import PASSWORD_VARIABLE, USER_VARIABLE, Answer, credentials_for, fetch, http_opener, sparql_query
 
 __all__ = ["PushError", "PushResult", "push", "read_graphs", "default_query_url"]
 
@@ -121,10 +121,12 @@ def _status(done: list[str], failed: str, rest: list[str]) -> str:
     return "; ".join(bits)
 
 
-def _count(query_url: str, graph: str, timeout: float) -> tuple[int, str]:
+def _count(query_url: str, graph: str, timeout: float,
+           credentials: tuple[str, str] | None = None) -> tuple[int, str]:
     """Triples in ``graph`` as the store counts them, and the protocol method that asked."""
     where = "{ ?s ?p ?o }" if graph == DEFAULT else f"{{ GRAPH <{graph}> {{ ?s ?p ?o }} }}"
-    answer = sparql_query(query_url, f"SELECT (COUNT(*) AS ?n) WHERE {where}", timeout=timeout)
+    answer = sparql_query(query_url, f"SELECT (COUNT(*) AS ?n) WHERE {where}", timeout=timeout,
+                          credentials=credentials)
     try:
         document = json.loads(answer.body.decode("utf-8"))
         return int(document["results"]["bindings"][0]["n"]["value"]), answer.method
@@ -141,6 +143,11 @@ def push(url: str, source: Path | ox.Store, graphs: Sequence[str] | None = None,
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise UsageError(f"{url!r}: give the store's Graph Store endpoint as an http(s) URL, "
                          "e.g. http://127.0.0.1:7878/store")
+    if parts.username is not None or parts.password is not None:
+        raise UsageError(f"{parts.scheme}://…@{parts.hostname}: do not put a user name or password in the URL "
+                         f"(it would show in the process list and in logs); give them in {USER_VARIABLE} and "
+                         f"{PASSWORD_VARIABLE}, or in a netrc file (NETRC, default ~/.netrc)")
+    credentials = credentials_for(url)
     available = read_graphs(source)
     if graphs:
         missing = [g for g in graphs if g not in available]
@@ -152,7 +159,7 @@ def push(url: str, source: Path | ox.Store, graphs: Sequence[str] | None = None,
     if not chosen:
         raise UsageError("the dataset is empty: nothing to push")
     result = PushResult(url, query_url or default_query_url(url))
-    opener = http_opener(url)
+    opener = http_opener(url, credentials)
     names = list(chosen)
     done: list[str] = []
     for n, name in enumerate(names, 1):
@@ -164,7 +171,11 @@ def push(url: str, source: Path | ox.Store, graphs: Sequence[str] | None = None,
         try:
             _send(opener, request, timeout)
         except (urllib.error.URLError, OSError, _HttpStatus, SmqiError) as exc:
-            raise PushError(f"push to {url} failed: {_explain(exc)}; "
+            hint = ""
+            if isinstance(exc, _HttpStatus) and exc.answer.status in (401, 403):
+                hint = (" (the store wants credentials: give them in " f"{USER_VARIABLE} and {PASSWORD_VARIABLE}, "
+                        "or in a netrc file)" if credentials is None else " (the credentials were refused)")
+            raise PushError(f"push to {url} failed: {_explain(exc)}{hint}; "
                             f"{_status(done, name, names[n:])}") from None
         done.append(name)
     progress(f"checking the triple counts through {result.query_url}")
@@ -172,7 +183,7 @@ def push(url: str, source: Path | ox.Store, graphs: Sequence[str] | None = None,
     for name in names:
         expected = len(set(chosen[name]))
         try:
-            got, result.query_method = _count(result.query_url, name, timeout)
+            got, result.query_method = _count(result.query_url, name, timeout, credentials)
         except DataError as exc:
             why = str(exc).removeprefix(f"{result.query_url}: ")
             raise PushError(f"push to {url}: every graph was sent, but counting them through "

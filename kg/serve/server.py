@@ -27,7 +27,10 @@ from pathlib import Path
 from kg.model.errors import DataError, UsageError
 from kg.serve.endpoint import HttpEndpoint
 
-__all__ = ["Server", "find_oxigraph", "free_port", "start_server", "store_from_file", "serve"]
+__all__ = ["Server", "StoreFollower", "find_oxigraph", "free_port", "start_server", "store_from_file", "serve",
+           "POLL_S"]
+
+POLL_S = 2.0  # how often `smqi serve` looks for a new build of the store it serves
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -151,6 +154,61 @@ def store_from_file(path: Path) -> Path:
     return folder
 
 
+class StoreFollower:
+    """Picks up a new build of the store folder ``path`` (``smqi build`` swaps the whole build folder in,
+    so ``build/store`` becomes another folder): ``check()`` starts an Oxigraph server on the new store,
+    points the front's backend at it, and stops the previous server once the queries in flight on it
+    have had their timeout (``retire_after`` seconds), never cutting one off. ``serve`` calls ``check``
+    every ``POLL_S`` seconds; a new store that does not open yet (a build still writing) is tried again
+    at the next check."""
+
+    def __init__(self, path: Path, front, server: Server, timeout: float | None,
+                 say=lambda message: print(message, file=sys.stderr, flush=True)) -> None:
+        self.path, self.front, self.server, self.timeout, self.say = Path(path), front, server, timeout, say
+        self.identity = self._identity()
+        self.retiring: list[tuple[float, Server]] = []
+        self.swaps = 0
+
+    def _identity(self) -> tuple[int, int] | None:
+        try:
+            info = os.stat(self.path)
+        except OSError:
+            return None
+        return (info.st_dev, info.st_ino)
+
+    @property
+    def retire_after(self) -> float:
+        return (self.timeout or 30.0) + 2.0
+
+    def check(self, now: float | None = None) -> bool:
+        """One look: True when a new store was picked up."""
+        now = time.monotonic() if now is None else now
+        for entry in [e for e in self.retiring if e[0] <= now]:
+            self.retiring.remove(entry)
+            entry[1].stop()
+        identity = self._identity()
+        if identity is None or identity == self.identity:
+            return False
+        try:
+            fresh = start_server(self.path, "127.0.0.1", None, self.timeout, quiet=True)
+        except (DataError, OSError) as exc:
+            self.say(f"smqi serve: a new build in {self.path} does not open yet ({exc}); serving the previous one")
+            return False
+        old, self.server, self.identity = self.server, fresh, identity
+        self.front.backend.swap(fresh.query_url)
+        self.retiring.append((now + self.retire_after, old))
+        self.swaps += 1
+        self.say(f"smqi serve: picked up a new build of {self.path} (queries in flight finish on the previous one)")
+        return True
+
+    def stop(self) -> None:
+        """Stop every server, the current one and those still retiring."""
+        for _when, old in self.retiring:
+            old.stop()
+        self.retiring.clear()
+        self.server.stop()
+
+
 def serve(host: str, port: int, store: Path | None, graph: Path | None, timeout: float | None,
           max_rows: int | None = None) -> int:
     """Run the server in the foreground until interrupted; returns an exit code.
@@ -191,12 +249,22 @@ def serve(host: str, port: int, store: Path | None, graph: Path | None, timeout:
         previous = signal.signal(signal.SIGTERM, _terminate)
     except ValueError:  # not the main thread (tests)
         previous = None
+    follower = StoreFollower(location, front, server, timeout) if store is not None else None
     try:
-        return server.process.wait()
+        while True:
+            current = follower.server if follower else server
+            try:
+                return current.process.wait(timeout=POLL_S)
+            except subprocess.TimeoutExpired:
+                if follower is not None:
+                    follower.check()
     except KeyboardInterrupt:
         return 0
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
         front.stop()
-        server.stop()
+        if follower is not None:
+            follower.stop()
+        else:
+            server.stop()

@@ -315,3 +315,27 @@ def test_linked_data_get(described, path: str) -> None:
 ])
 def test_linked_data_unknown(described, path: str, status: int, message: str) -> None:
     assert send(described, "GET", path)[::2] == (status, message.encode())
+
+
+def test_linked_data_as_html_for_a_browser(described) -> None:
+    """A browser's Accept gets an HTML page of the same triples (values escaped, the dataset's IRIs
+    linked to their own pages, the data notice); an RDF Accept listed first still gets RDF."""
+    from htmltree import parse
+
+    browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    status, headers, body = send(described, "GET", "/kg/study/test2020", {"Accept": browser})
+    assert (status, headers["content-type"], headers["vary"]) == (200, "text/html; charset=utf-8", "Accept")
+    page = parse(body.decode("utf-8"))
+    rows = [[td.text for td in tr.find_all("td")] for tr in page.find("tbody").find_all("tr")]
+    assert rows == [
+        ["https://w3id.org/smqi/kg/study/test2020", "http://purl.org/dc/terms/title", "A made-up study"],
+        ["https://w3id.org/smqi/kg/study/test2020", "https://w3id.org/smqi/ontology#reportsUse",
+         "https://w3id.org/smqi/kg/use/test2020-1"],
+        ["https://w3id.org/smqi/kg/use/test2020-1", "http://www.w3.org/2004/02/skos/core#prefLabel", "use 1"]]
+    links = [a.attrs["href"] for a in page.find("tbody").find_all("a")]
+    assert links == ["/kg/study/test2020", "/kg/study/test2020", "/ontology#reportsUse", "/kg/use/test2020-1",
+                     "/kg/use/test2020-1"]
+    (notice,) = [p.text for p in page.find_all("p") if p.attrs.get("class") == "notice"]
+    assert "not the review's own 40 studies" in notice
+    status, headers, _body = send(described, "GET", "/kg/study/test2020", {"Accept": "text/turtle, text/html"})
+    assert headers["content-type"] == "text/turtle; charset=utf-8"

@@ -140,3 +140,120 @@ def test_a_count_that_fails_names_the_query_url_and_method(built: Path, capsys: 
     finally:
         stub.shutdown()
         stub.server_close()
+
+
+# ---------------------------------------------------------------- credentials (issue 13)
+
+class _GuardedStore(http.server.BaseHTTPRequestHandler):
+    """A made-up Graph Store on loopback that wants HTTP Basic credentials (user "curator", password
+    "s3cret-test") for every request: PUT keeps the N-Triples lines per graph, a form-POSTed COUNT
+    query answers their number. ``seen`` records each request's Authorization header."""
+
+    graphs: dict[str, int] = {}
+    seen: list[str] = []
+
+    def _authorised(self) -> bool:
+        import base64
+
+        header = self.headers.get("Authorization", "")
+        type(self).seen.append(header)
+        if header == "Basic " + base64.b64encode(b"curator:s3cret-test").decode():
+            return True
+        self.send_response(401)
+        self.send_header("WWW-Authenticate", 'Basic realm="made-up store"')
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        return False
+
+    def do_PUT(self) -> None:  # noqa: N802
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if not self._authorised():
+            return
+        from urllib.parse import parse_qs, urlsplit
+
+        graph = parse_qs(urlsplit(self.path).query).get("graph", ["default"])[0]
+        type(self).graphs[graph] = len(set(line for line in body.decode().splitlines() if line.strip()))
+        self.send_response(204)
+        self.end_headers()
+
+    def do_POST(self) -> None:  # noqa: N802
+        import json
+        import re
+        from urllib.parse import parse_qs
+
+        form = parse_qs(self.rfile.read(int(self.headers.get("Content-Length", 0))).decode())
+        if not self._authorised():
+            return
+        graph = re.search(r"GRAPH <([^>]+)>", form["query"][0])
+        n = type(self).graphs.get(graph.group(1) if graph else "default", 0)
+        body = json.dumps({"head": {"vars": ["n"]}, "results": {"bindings": [
+            {"n": {"type": "literal", "value": str(n)}}]}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/sparql-results+json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args) -> None:
+        pass
+
+
+@pytest.fixture()
+def guarded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    monkeypatch.delenv("SMQI_PUSH_USER", raising=False)
+    monkeypatch.delenv("SMQI_PUSH_PASSWORD", raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    handler = type("Handler", (_GuardedStore,), {"graphs": {}, "seen": []})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", handler
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_credentials_from_the_environment(built: Path, guarded, monkeypatch: pytest.MonkeyPatch) -> None:
+    base, handler = guarded
+    monkeypatch.setenv("SMQI_PUSH_USER", "curator")
+    monkeypatch.setenv("SMQI_PUSH_PASSWORD", "s3cret-test")
+    result = push(f"{base}/store", built, query_url=f"{base}/query")
+    expected = {g: len(set(q)) for g, q in read_graphs(built).items()}
+    assert result.counts == expected and handler.graphs == expected
+
+
+def test_credentials_from_a_netrc_file(built: Path, guarded, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    base, handler = guarded
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login curator password s3cret-test\n", encoding="utf-8")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    result = push(f"{base}/store", built, query_url=f"{base}/query")
+    assert result.counts and result.counts == handler.graphs
+
+
+def test_without_credentials_the_message_says_where_to_give_them(built: Path, guarded, capsys) -> None:
+    base, handler = guarded
+    assert main(["push", f"{base}/store", "--from", str(built), "--query-url", f"{base}/query",
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "HTTP 401" in err and "give them in SMQI_PUSH_USER and SMQI_PUSH_PASSWORD, or in a netrc file" in err
+    assert handler.graphs == {}
+
+
+def test_wrong_credentials_and_credentials_in_the_url(built: Path, guarded, monkeypatch, capsys) -> None:
+    base, handler = guarded
+    monkeypatch.setenv("SMQI_PUSH_USER", "curator")
+    monkeypatch.setenv("SMQI_PUSH_PASSWORD", "wrong-test")
+    assert main(["push", f"{base}/store", "--from", str(built), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "(the credentials were refused)" in err and "wrong-test" not in err
+    port = base.rsplit(":", 1)[1]
+    assert main(["push", f"http://curator:s3cret-test@127.0.0.1:{port}/store", "--from", str(built),
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "do not put a user name or password in the URL" in err and "s3cret-test" not in err
+    monkeypatch.delenv("SMQI_PUSH_PASSWORD")
+    assert main(["push", f"{base}/store", "--from", str(built), "--quiet"]) == 2
+    assert "give both SMQI_PUSH_USER and SMQI_PUSH_PASSWORD" in capsys.readouterr().err

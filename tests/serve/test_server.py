@@ -134,3 +134,62 @@ def test_query_command_with_endpoint_and_param(server, capsys: pytest.CaptureFix
     assert main(["query", "studies-per-platform", "--endpoint", closed]) == 2
     err = capsys.readouterr().err
     assert closed in err and "Traceback" not in err
+
+
+def made_up_store(folder: Path, triples: int) -> Path:
+    """A store folder of ``triples`` made-up triples (urn:smqi-test:…), as a build leaves it."""
+    import pyoxigraph as ox
+
+    store = ox.Store(str(folder))
+    for i in range(triples):
+        store.add(ox.Quad(ox.NamedNode(f"urn:smqi-test:s{i}"), ox.NamedNode("urn:smqi-test:p"), ox.Literal(str(i)),
+                          ox.NamedNode("urn:smqi-test:g")))
+    store.flush()
+    del store
+    return folder
+
+
+def test_a_new_build_is_picked_up_without_a_restart(tmp_path: Path) -> None:
+    """The build folder is swapped as `smqi build` swaps it; the front then answers from the new store,
+    and the previous server runs on until its queries in flight have had their timeout."""
+    from kg.serve.front import start_front
+    from kg.serve.server import StoreFollower
+
+    build = tmp_path / "build"
+    build.mkdir()
+    made_up_store(build / "store", 1)
+    said: list[str] = []
+    server = start_server(build / "store", "127.0.0.1", timeout=30)
+    front = start_front(server.query_url, timeout=30)
+    follower = StoreFollower(build / "store", front, server, timeout=30, say=said.append)
+    try:
+        def count() -> int:
+            status, _type, body = call(f"{front.query_url}?query={urllib.parse.quote(COUNT)}",
+                                       headers={"Accept": "application/sparql-results+json"})
+            assert status == 200, body
+            return int(json.loads(body)["results"]["bindings"][0]["n"]["value"])
+
+        assert count() == 1 and follower.check(now=0) is False
+        (tmp_path / "next").mkdir()
+        made_up_store(tmp_path / "next" / "store", 3)
+        build.rename(tmp_path / "previous")
+        (tmp_path / "next").rename(build)
+        assert follower.check(now=0) is True and follower.swaps == 1
+        assert count() == 3
+        assert server.process.poll() is None  # still there for the queries that started on it
+        follower.check(now=follower.retire_after - 1)
+        assert server.process.poll() is None
+        follower.check(now=follower.retire_after + 1)
+        assert server.process.poll() is not None and follower.retiring == []
+        assert said == [f"smqi serve: picked up a new build of {build / 'store'} (queries in flight finish on "
+                        "the previous one)"]
+        # a new build folder whose store does not open: the current one stays, with a message
+        build.rename(tmp_path / "second")
+        build.mkdir()
+        (build / "store").mkdir()
+        (build / "store" / "CURRENT").write_text("not a store\n", encoding="utf-8")
+        assert follower.check(now=100) is False and count() == 3
+        assert said[-1].startswith(f"smqi serve: a new build in {build / 'store'} does not open yet (")
+    finally:
+        front.stop()
+        follower.stop()
