@@ -33,6 +33,7 @@ from kg import __version__
 from kg.model.errors import DataError
 
 __all__ = ["Answer", "RemoteTimeout", "RemoteTooLarge", "fetch", "http_opener", "credentials_for", "is_loopback",
+           "refuse_userinfo", "same_host",
            "USER_VARIABLE", "PASSWORD_VARIABLE", "FORM_POST",
            "GET", "QueryAnswer", "RemoteError", "sparql_query", "explain_http_error"]
 
@@ -91,13 +92,32 @@ def credentials_for(url: str) -> tuple[str, str] | None:
         return None
     try:
         entry = netrc.netrc(path).authenticators(urllib.parse.urlsplit(url).hostname or "")
-    except netrc.NetrcParseError as exc:
-        raise DataError(f"{exc.filename}:{exc.lineno}: not a readable netrc file ({exc.msg})") from None
+    except netrc.NetrcParseError as exc:  # its message may quote a token of a password: not shown
+        raise DataError(f"{exc.filename}:{exc.lineno}: not a readable netrc file (see the netrc(5) format: "
+                        "machine HOST login USER password PASSWORD)") from None
+    except (UnicodeDecodeError, ValueError):
+        raise DataError(f"{path}: not a readable netrc file (not text in this system's encoding)") from None
     except OSError as exc:
         raise DataError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     if entry is None or not entry[0] or not entry[2]:
         return None
     return entry[0], entry[2]
+
+
+def refuse_userinfo(url: str, what: str = "URL") -> None:
+    """DataError for a ``url`` with a user name or password in it (it would show in the process list,
+    in logs and in messages), naming where credentials go instead; the password is never shown."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is not None or parts.password is not None:
+        raise DataError(f"{what} {parts.scheme}://…@{parts.hostname}: do not put a user name or password in a "
+                        f"URL (it would show in the process list and in logs); give them in {USER_VARIABLE} and "
+                        f"{PASSWORD_VARIABLE}, or in a netrc file (NETRC, default ~/.netrc)")
+
+
+def same_host(a: str, b: str) -> bool:
+    """Whether two URLs name the same scheme, host and port (credentials for one may go to the other)."""
+    pa, pb = urllib.parse.urlsplit(a), urllib.parse.urlsplit(b)
+    return (pa.scheme, pa.hostname, pa.port) == (pb.scheme, pb.hostname, pb.port)
 
 
 def http_opener(url: str, credentials: tuple[str, str] | None = None) -> urllib.request.OpenerDirector:
@@ -220,6 +240,7 @@ def sparql_query(url: str, query: str, accept: str = "application/sparql-results
 
     Raises :class:`RemoteError` naming the URL and method for a refused connection or an HTTP error,
     RemoteTimeout / RemoteTooLarge past the bounds."""
+    refuse_userinfo(url, "the SPARQL endpoint")
     opener = http_opener(url, credentials)
     get_fits = len(_query_request(url, query, accept, GET).full_url) <= MAX_GET_URL
     method = FORM_POST

@@ -569,7 +569,6 @@ class LoadedCodings:
     the entry being ``study_id-use_no-coder``."""
 
     file: str
-    graph_name: str | None = None
     lines: list[str] = field(default_factory=list)
     rows: list[tuple[int, str]] = field(default_factory=list)
     coders: list[str] = field(default_factory=list)
@@ -592,7 +591,7 @@ def load_codings(path: Path, vocab: Vocabulary, *, graph: str | None = None,
     a problem of its row. Lines are N-Quads in ``graph`` (N-Triples when None)."""
     shown = display_path(path)
     checker = _Checker(vocab, shown)
-    loaded = LoadedCodings(file=shown, graph_name=graph)
+    loaded = LoadedCodings(file=shown)
     g = f" <{graph}> .\n" if graph else " .\n"
     add = loaded.lines.append
     rdf_type = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
@@ -600,6 +599,7 @@ def load_codings(path: Path, vocab: Vocabulary, *, graph: str | None = None,
     agent, label = f"<{PROV.Agent}>", "<http://www.w3.org/2000/01/rdf-schema#label>"
     coded = [(col, slug, f"<{pred}>", multi) for col, (slug, pred, multi) in USE_CODED.items()]
     seen: dict[tuple[str, str, str], int] = {}
+    coders_of: dict[tuple[str, str], list[str]] = {}
     for row, rec in read_sheet(path, CODING_COLUMNS):
         coder, sid, no = rec["coder"], rec["study_id"], rec["use_no"]
         entry = f"{sid}-{no}-{coder}"
@@ -626,7 +626,13 @@ def load_codings(path: Path, vocab: Vocabulary, *, graph: str | None = None,
             checker.add(row, entry, "coder", coder, f"duplicate coding: {coder} already coded use {sid}-{no} on "
                         f"row {seen[(coder, sid, no)]}.")
             continue
+        if len(coders_of.get((sid, no), [])) >= 2:
+            checker.add(row, entry, "coder", coder, f"use {sid}-{no} already has the codings of two coders "
+                        f"({', '.join(coders_of[(sid, no)])}): agreement compares the two independent codings "
+                        "of each use, so a use has two codings at most.")
+            continue
         seen[(coder, sid, no)] = row
+        coders_of.setdefault((sid, no), []).append(coder)
         node = f"<{BASE}kg/coding/{entry}>"
         if coder not in loaded.coders:
             loaded.coders.append(coder)

@@ -107,7 +107,12 @@ def describe_html(iri: str, ntriples: bytes) -> bytes:
         if isinstance(term, ox.NamedNode):
             shown = escape(term.value)
             if is_served_iri(term.value):
-                return f'<a href="/{escape(term.value[len("https://w3id.org/smqi/"):])}">{shown}</a>'
+                rest = term.value[len("https://w3id.org/smqi/"):]
+                if rest.startswith(("kg/", "vocab/")) and "#" not in rest:  # the front's own paths
+                    return f'<a href="/{escape(rest)}">{shown}</a>'
+                from urllib.parse import quote
+
+                return f'<a href="/describe?uri={escape(quote(term.value, safe=""))}">{shown}</a>'
             return f"<code>{shown}</code>"
         if isinstance(term, ox.Literal):
             tail = f"@{term.language}" if term.language else (

@@ -56,7 +56,9 @@ from kg.serve.describe import (GRAPH_FORMATS, PREFIXES, RESULT_FORMATS, describe
 from kg.serve.page import query_page
 from kg.io.remote import RemoteTimeout, RemoteTooLarge, fetch
 
-__all__ = ["Backend", "Front", "start_front", "count_rows", "MAX_BYTES", "MAX_CONCURRENT"]
+IDLE_S = 60.0
+
+__all__ = ["IDLE_S", "Backend", "Front", "start_front", "count_rows", "MAX_BYTES", "MAX_CONCURRENT"]
 
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 MAX_BYTES = 512 * 1024 * 1024
@@ -238,6 +240,7 @@ def _handler(backend: Backend, max_rows: int, timeout: float, max_request: int, 
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "smqi-serve"
+        timeout = IDLE_S  # a connection that sends nothing for this long is closed (its thread freed)
         protocol_version = "HTTP/1.1"
 
         def log_message(self, *_args) -> None:  # quiet; errors go back to the client

@@ -24,7 +24,8 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from kg.model.errors import DataError, SmqiError, UsageError
-from kg.io.remote import PASSWORD_VARIABLE, USER_VARIABLE, Answer, credentials_for, fetch, http_opener, sparql_query
+from kg.io.remote import (PASSWORD_VARIABLE, USER_VARIABLE, Answer, credentials_for, fetch, http_opener,
+                           refuse_userinfo, same_host, sparql_query)
 
 __all__ = ["PushError", "PushResult", "push", "read_graphs", "default_query_url"]
 
@@ -143,10 +144,9 @@ def push(url: str, source: Path | ox.Store, graphs: Sequence[str] | None = None,
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise UsageError(f"{url!r}: give the store's Graph Store endpoint as an http(s) URL, "
                          "e.g. http://127.0.0.1:7878/store")
-    if parts.username is not None or parts.password is not None:
-        raise UsageError(f"{parts.scheme}://…@{parts.hostname}: do not put a user name or password in the URL "
-                         f"(it would show in the process list and in logs); give them in {USER_VARIABLE} and "
-                         f"{PASSWORD_VARIABLE}, or in a netrc file (NETRC, default ~/.netrc)")
+    refuse_userinfo(url, "the store")
+    if query_url:
+        refuse_userinfo(query_url, "--query-url")
     credentials = credentials_for(url)
     available = read_graphs(source)
     if graphs:
@@ -183,7 +183,8 @@ def push(url: str, source: Path | ox.Store, graphs: Sequence[str] | None = None,
     for name in names:
         expected = len(set(chosen[name]))
         try:
-            got, result.query_method = _count(result.query_url, name, timeout, credentials)
+            got, result.query_method = _count(result.query_url, name, timeout,
+                                              credentials if same_host(url, result.query_url) else None)
         except DataError as exc:
             why = str(exc).removeprefix(f"{result.query_url}: ")
             raise PushError(f"push to {url}: every graph was sent, but counting them through "

@@ -128,7 +128,11 @@ def start_server(location: Path | None, host: str = "127.0.0.1", port: int | Non
                                stdout=subprocess.DEVNULL if quiet else None,
                                stderr=subprocess.PIPE if quiet else None)
     server = Server(process, host, port, list(cleanup or []))
-    _wait_ready(server)
+    try:
+        _wait_ready(server)
+    except BaseException:  # an interrupt while it starts too: never leave the process running
+        server.stop()
+        raise
     return server
 
 
@@ -169,12 +173,14 @@ class StoreFollower:
         self.retiring: list[tuple[float, Server]] = []
         self.swaps = 0
 
-    def _identity(self) -> tuple[int, int] | None:
+    def _identity(self) -> tuple[int, int, int] | None:
+        # the folder's inode and its inode-change time: a new build's store is a new folder, and two builds
+        # within one look cannot pass for one even where the file system gives the new folder an old inode
         try:
             info = os.stat(self.path)
         except OSError:
             return None
-        return (info.st_dev, info.st_ino)
+        return (info.st_dev, info.st_ino, info.st_ctime_ns)
 
     @property
     def retire_after(self) -> float:

@@ -301,3 +301,29 @@ def test_bad_coding_rows_name_file_row_field_and_value(tmp_path: Path, row: int,
         True, row + 2, field, value)
     assert words in problem.message
     assert (folder / "codings.csv").read_bytes() == before
+
+
+def test_two_unclassified_codings_count_in_the_chance_term(tmp_path: Path) -> None:
+    """Both coders' codes of fixagrb2021-1 match no rule: 'unclassified' is then a category both used,
+    and the pair counts in the chance agreement (4 categories once each: 4/16)."""
+    folder = copy_data(FIXTURE, tmp_path / "both")
+    text = (folder / "codings.csv").read_text(encoding="utf-8")
+    changed = text.replace("coder-1,fixagrb2021,1,online-forum,two-way,health-organisation,patients-consumers,co-design,",
+                           "coder-1,fixagrb2021,1,online-forum,many-to-many,health-organisation,patients-consumers,advocacy,")
+    assert changed != text
+    (folder / "codings.csv").write_text(changed, encoding="utf-8")
+    found = agreement(run_pipeline(folder, check=False).store)
+    model = found.figure("model_of_use")
+    assert (model.uses, model.agreements, rounded(model.chance, 4), rounded(model.kappa, 4)) == (4, 4, 0.25, 1.0)
+    assert to_third(figures_of(found)) == to_third(oracle(folder))
+
+
+def test_a_third_coding_of_a_use_is_refused(tmp_path: Path) -> None:
+    folder = copy_data(FIXTURE, tmp_path / "three")
+    with (folder / "codings.csv").open("a", encoding="utf-8") as handle:
+        handle.write("coder-3,fixagra2020,1,facebook,two-way,health-organisation,patients-consumers,consultation,plan\n")
+    with pytest.raises(InputInvalid) as caught:
+        run_pipeline(folder, check=False)
+    (problem,) = caught.value.problems
+    assert (problem.row, problem.entry, problem.field) == (10, "fixagra2020-1-coder-3", "coder")
+    assert "use fixagra2020-1 already has the codings of two coders (coder-1, coder-2)" in problem.message

@@ -333,7 +333,8 @@ def test_linked_data_as_html_for_a_browser(described) -> None:
          "https://w3id.org/smqi/kg/use/test2020-1"],
         ["https://w3id.org/smqi/kg/use/test2020-1", "http://www.w3.org/2004/02/skos/core#prefLabel", "use 1"]]
     links = [a.attrs["href"] for a in page.find("tbody").find_all("a")]
-    assert links == ["/kg/study/test2020", "/kg/study/test2020", "/ontology#reportsUse", "/kg/use/test2020-1",
+    assert links == ["/kg/study/test2020", "/kg/study/test2020",
+                     "/describe?uri=https%3A%2F%2Fw3id.org%2Fsmqi%2Fontology%23reportsUse", "/kg/use/test2020-1",
                      "/kg/use/test2020-1"]
     (notice,) = [p.text for p in page.find_all("p") if p.attrs.get("class") == "notice"]
     assert "not the review's own 40 studies" in notice

@@ -253,7 +253,30 @@ def test_wrong_credentials_and_credentials_in_the_url(built: Path, guarded, monk
     assert main(["push", f"http://curator:s3cret-test@127.0.0.1:{port}/store", "--from", str(built),
                  "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert "do not put a user name or password in the URL" in err and "s3cret-test" not in err
+    assert "do not put a user name or password in a URL" in err and "s3cret-test" not in err
     monkeypatch.delenv("SMQI_PUSH_PASSWORD")
     assert main(["push", f"{base}/store", "--from", str(built), "--quiet"]) == 2
     assert "give both SMQI_PUSH_USER and SMQI_PUSH_PASSWORD" in capsys.readouterr().err
+
+
+def test_a_bad_netrc_and_userinfo_in_the_query_url(built: Path, guarded, monkeypatch, tmp_path: Path, capsys) -> None:
+    """A netrc file that cannot be read is named without quoting any of its tokens (a password with
+    a space in it, bytes that are not text); --query-url with credentials in it is refused like the URL."""
+    base, _handler = guarded
+    bad = tmp_path / "netrc"
+    bad.write_text("machine 127.0.0.1 login curator password my secret-part\n", encoding="utf-8")
+    bad.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(bad))
+    assert main(["push", f"{base}/store", "--from", str(built), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:2: not a readable netrc file" in err and "secret-part" not in err  # netrc counts the end
+    bad.write_bytes(b"machine 127.0.0.1 login curator password \xff\xfe\n")
+    assert main(["push", f"{base}/store", "--from", str(built), "--quiet"]) == 2
+    assert "not a readable netrc file" in capsys.readouterr().err
+    monkeypatch.setenv("NETRC", str(tmp_path / "none"))
+    port = base.rsplit(":", 1)[1]
+    assert main(["push", f"{base}/store", "--from", str(built), "--quiet",
+                 "--query-url", f"http://u:s3cret-test@127.0.0.1:{port}/query"]) == 2
+    err = capsys.readouterr().err
+    assert "--query-url http://…@127.0.0.1: do not put a user name or password in a URL" in err
+    assert "s3cret-test" not in err
