@@ -191,9 +191,10 @@ def _subset_files(entries: Entries, keep: set[str], folder: Path) -> list[Path]:
 
 
 def add_entries(paths: list[Path], data_dir: Path | None = None, keep_valid: bool = False,
-                rejected_file: Path | None = None) -> AddResult:
+                rejected_file: Path | None = None, similar_titles: bool = False) -> AddResult:
     """Validate ``paths`` against ``data_dir`` and add them. Raises InputInvalid (nothing written)
-    when any entry is invalid, unless ``keep_valid``."""
+    when any entry is invalid, unless ``keep_valid``. A title the same as or very close to another
+    study's is a problem unless ``similar_titles``."""
     if rejected_file is not None and not keep_valid:
         raise UsageError("--rejected goes with --keep-valid (without it, nothing is added when an entry "
                          "is invalid)")
@@ -208,7 +209,7 @@ def add_entries(paths: list[Path], data_dir: Path | None = None, keep_valid: boo
         except OSError as exc:
             raise os_error(exc, f"removing the temporary files of a killed smqi add in {data_dir}",
                            "nothing was added") from None
-        result = _add_locked(paths, data_dir, keep_valid)
+        result = _add_locked(paths, data_dir, keep_valid, similar_titles)
     if result.rejected and rejected_file is not None:
         document = {"rejected": [
             {"study_id": sid, "problems": [p.as_dict() for p in problems]}
@@ -218,8 +219,8 @@ def add_entries(paths: list[Path], data_dir: Path | None = None, keep_valid: boo
     return result
 
 
-def _add_locked(paths: list[Path], data_dir: Path, keep_valid: bool) -> AddResult:
-    report, entries = check_entries(paths, data_dir)
+def _add_locked(paths: list[Path], data_dir: Path, keep_valid: bool, similar_titles: bool) -> AddResult:
+    report, entries = check_entries(paths, data_dir, similar_titles=similar_titles)
     result = AddResult(data_dir=data_dir, warnings=report.warnings)
     all_ids = _entry_ids(entries)
     if not report.conforms and not keep_valid:
@@ -235,7 +236,7 @@ def _add_locked(paths: list[Path], data_dir: Path, keep_valid: bool) -> AddResul
             subset = _subset_files(entries, keep, Path(tmp))
             if not subset:
                 break
-            again, _e = check_entries(subset, data_dir)
+            again, _e = check_entries(subset, data_dir, similar_titles=similar_titles)
         if again.conforms:
             break
         more = problems_by_study(_e, again.problems)
