@@ -7,6 +7,15 @@ import sys
 from pathlib import Path
 
 from kg.model.errors import InputInvalid, SmqiError
+from kg.cli.common import exit_codes
+
+EXIT_CODES = exit_codes(
+    (0, "every entry was added"),
+    (1, "an entry is invalid: nothing was written (with --keep-valid: the valid entries were added and the "
+        "rest rejected)"),
+    (2, "usage error, an unreadable file, or a data folder that is locked by another add or cannot be written: "
+        "nothing was written"),
+)
 
 
 def run(args: argparse.Namespace) -> int:

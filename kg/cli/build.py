@@ -6,7 +6,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from kg.cli.common import progress
+from kg.cli.common import progress, exit_codes
+
+EXIT_CODES = exit_codes(
+    (0, "the build folder and its store were written"),
+    (1, "the data breaks the codebook or the SHACL shapes, or HermiT's typology disagrees with the SPARQL "
+        "derivation; the output folder is unchanged"),
+    (2, "usage error, unreadable input (missing file, broken Turtle, bad CSV header), no Java for the OWL "
+        "check (--no-owl skips it), or an output folder that cannot be written; the output folder is unchanged"),
+)
 
 
 def run(args: argparse.Namespace) -> int:

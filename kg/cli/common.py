@@ -120,6 +120,25 @@ def source_store(args):
     return run_pipeline(data if data_arg else None).store
 
 
+def exit_codes(*codes: tuple[int, str]) -> str:
+    """A command's ``--help`` epilog: ``exit codes:`` and one line per (code, meaning), meanings of more
+    than one line indented under the first."""
+    import textwrap
+
+    lines = ["exit codes:"]
+    for code, meaning in codes:
+        wrapped = textwrap.wrap(meaning, 90)
+        lines.append(f"  {code}  {wrapped[0]}")
+        lines += [f"     {more}" for more in wrapped[1:]]
+    return "\n".join(lines)
+
+
+# what a command reading the store can meet: the in-memory build of --data fails, or nothing can be read
+READ_INVALID = (1, "the data folder had to be built in memory (no build of it in build/) and breaks the codebook "
+                   "or the shapes")
+READ_ERROR = (2, "usage error, an unreadable store or data folder, or output that cannot be written")
+
+
 def add_store_options(p, *, with_data: bool = True) -> None:
     """``--store DIR`` and ``--data DIR`` of a command that reads the built store."""
     p.add_argument("--store", metavar="DIR",

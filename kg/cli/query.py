@@ -6,7 +6,16 @@ import argparse
 import sys
 from pathlib import Path
 
-from kg.cli.common import add_store_options, rdflib_terms, source_store, load_graph, parse_params, raise_usage
+from kg.cli.common import (
+    add_store_options, rdflib_terms, source_store, load_graph, parse_params, raise_usage, exit_codes, READ_INVALID,
+)
+
+EXIT_CODES = exit_codes(
+    (0, "the results were written (also when there are no rows)"),
+    READ_INVALID,
+    (2, "usage error (unknown query or --param, a query that is not a read-only SELECT, ASK, CONSTRUCT or "
+        "DESCRIBE), an unreadable store, or an endpoint that cannot be reached"),
+)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,6 +7,13 @@ import sys
 from pathlib import Path
 
 from kg.model.errors import UsageError
+from kg.cli.common import exit_codes
+
+EXIT_CODES = exit_codes(
+    (0, "the entries conform (warnings may be printed)"),
+    (1, "problems were found: each is listed with its file, row or line, field and value"),
+    (2, "usage error, or a file that cannot be read (missing file, broken Turtle, bad CSV header)"),
+)
 
 
 def run(args: argparse.Namespace) -> int:
