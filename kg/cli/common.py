@@ -120,6 +120,24 @@ def source_store(args):
     return run_pipeline(data if data_arg else None).store
 
 
+def table_width(stream=None) -> int | None:
+    """How wide a text table may be on ``stream`` (default stdout): the COLUMNS environment variable
+    when it is a whole number, else the terminal's width (100 when it cannot be told) when the stream
+    is a terminal, else None: piped output is never cut."""
+    import os
+    import shutil
+
+    columns = os.environ.get("COLUMNS", "").strip()
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    stream = sys.stdout if stream is None else stream
+    try:
+        tty = stream.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    return shutil.get_terminal_size((100, 24)).columns if tty else None
+
+
 def exit_codes(*codes: tuple[int, str]) -> str:
     """A command's ``--help`` epilog: ``exit codes:`` and one line per (code, meaning), meanings of more
     than one line indented under the first."""
