@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from kg.model.errors import InputInvalid, SmqiError
-from kg.cli.common import exit_codes
+from kg.cli.common import add_progress_option, exit_codes, progress
 
 EXIT_CODES = exit_codes(
     (0, "every entry was added"),
@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = add_entries([Path(p) for p in args.paths], Path(args.data) if args.data else None,
                              keep_valid=args.keep_valid, rejected_file=Path(args.rejected) if args.rejected else None,
-                             similar_titles=args.allow_similar_title)
+                             similar_titles=args.allow_similar_title, progress=progress(False, args.progress))
     except SmqiError as exc:  # every failed add leaves the data folder as it was, and says so
         text = str(exc)
         if "nothing was" not in text.lower():
@@ -58,4 +58,5 @@ def register(add) -> None:
                         "(case, accents and punctuation ignored; difflib ratio 0.93 or more)")
     p.add_argument("--rejected", metavar="FILE",
                    help="with --keep-valid: write the rejected entries and their problems here (JSON)")
+    add_progress_option(p)
     p.set_defaults(func=run)

@@ -7,10 +7,20 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 
-def progress(quiet: bool) -> Callable[[str], None]:
-    if quiet or not sys.stderr.isatty():
-        return lambda _msg: None
-    return lambda msg: print(f"smqi: {msg}…", file=sys.stderr)
+def progress(quiet: bool, forced: bool = False) -> Callable[[str], None]:
+    """A long command's step reporter (kg.io.progress.Progress): ``smqi: <step>… (1.2 s)`` lines on
+    stderr when stderr is a terminal, or always with ``forced`` (``--progress``); never with ``quiet``,
+    never on stdout."""
+    from kg.io.progress import Progress, progress_for
+
+    return Progress(enabled=True) if forced and not quiet else progress_for(quiet)
+
+
+def add_progress_option(p) -> None:
+    """``--progress``: report the steps on stderr even when it is not a terminal."""
+    p.add_argument("--progress", action="store_true",
+                   help="report each step on stderr even when it is not a terminal (on a terminal it is always "
+                        "reported)")
 
 
 def raise_usage(message: str) -> None:

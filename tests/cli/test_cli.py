@@ -221,3 +221,28 @@ def test_network_writes_graphml_and_json(tmp_path: Path, capsys: pytest.CaptureF
     first = (tmp_path / "n" / "network.json").read_bytes()
     assert main(["network", "--data", str(FIXTURES / "valid"), "--out", str(tmp_path / "n")]) == 0
     assert (tmp_path / "n" / "network.json").read_bytes() == first
+
+
+def test_build_reports_its_steps_on_stderr_with_progress_never_on_stdout(tmp_path: Path, capsys) -> None:
+    """Made-up data (tests/fixtures/sheets/valid); stderr is captured, so only --progress shows steps."""
+    import re
+
+    data = Path(__file__).parents[1] / "fixtures" / "sheets" / "valid"
+    out_dir = tmp_path / "build"
+    assert main(["build", "--data", str(data), "--out", str(out_dir), "--no-owl", "--progress"]) == 0
+    out, err = capsys.readouterr()
+    steps = re.sub(r"… \(\d+\.\d s\)$", "…", err, flags=re.M).splitlines()
+    assert steps == [
+        "smqi: reading the ontology, vocabularies and entries…",
+        "smqi: checking, converting and loading the sheets…",
+        "smqi: validating with SHACL (compiled to SPARQL)…",
+        "smqi: deriving the typology of models of use and running the summary queries…",
+        "smqi: checking the review's claims…",
+        f"smqi: writing {out_dir}…",
+        "smqi: analysing the evidence network…",
+        "smqi: writing the HTML report and the ontology documentation…",
+    ]
+    assert "smqi:" not in out
+    assert out.startswith(f"Built {out_dir}/")
+    assert main(["build", "--data", str(data), "--out", str(out_dir), "--no-owl"]) == 0
+    assert capsys.readouterr().err == ""

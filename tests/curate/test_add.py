@@ -637,3 +637,23 @@ def test_two_new_studies_with_the_same_title_are_refused(tmp_path: Path, capsys)
         (3, "secondb2021", "title", "A MADE UP TITLE.", "possible duplicate study: the same title (ignoring case, "
          "accents and punctuation) is already on row 2 for study firsta2021. If this is a different study, add "
          "it with --allow-similar-title.")]
+
+
+def test_add_reports_its_steps_on_stderr_with_progress_only(tmp_path: Path, capsys) -> None:
+    import re
+
+    data = tmp_path / "data"
+    copy_data(FIXTURE, data)
+    assert main(["add", *made_up_sheets(tmp_path / "one", "quieta2021"), "--data", str(data)]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and out.startswith(f"Added to {data}")  # stderr is no terminal: no steps
+    assert main(["add", *made_up_sheets(tmp_path / "two", "loudb2021"), "--data", str(data), "--progress"]) == 0
+    out, err = capsys.readouterr()
+    assert re.sub(r"… \(\d+\.\d s\)$", "…", err, flags=re.M).splitlines() == [
+        f"smqi: locking {data} for writing…",
+        f"smqi: checking 2 file(s) against the data of {data}…",
+        "smqi: summarising the data before the add…",
+        "smqi: writing 2 file(s)…",
+        "smqi: checking that the data still loads, and summarising it…",
+    ]
+    assert out.startswith(f"Added to {data}") and "smqi:" not in out
