@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 from rdflib import RDF, Graph, URIRef
+from rdflib.namespace import DCTERMS
 
 from kg.model.errors import DataError, InputInvalid, Problem, UsageError
 from kg.io.sheets import (
@@ -40,6 +41,7 @@ from kg.io.sheets import (
     USE_COLUMNS,
 )
 from kg.model.iri import iri_error
+from kg.model.titles import TitleIndex, title_problem
 from kg.model.namespaces import BASE, FABIO, G_EVIDENCE, PRISM, SMQI, VOCAB
 from kg.io.rdf import FORMATS, parse_into
 from kg.io.store import from_ox, to_ox
@@ -85,17 +87,21 @@ class Entries:
         return None
 
 
-def existing_in(store: ox.Store) -> Existing:
-    """Study ids, normalised DOIs, PMIDs and use ids of the evidence graph of ``store``."""
-    existing = Existing()
+def existing_in(store: ox.Store, titles: bool = True) -> Existing:
+    """Study ids, normalised DOIs, PMIDs, use ids and (unless ``titles`` is False) the title index of
+    the evidence graph of ``store``."""
+    existing = Existing(titles=TitleIndex() if titles else None)
     studies = store.query(f"""
-        SELECT ?sid ?doi ?pmid WHERE {{ GRAPH <{G_EVIDENCE}> {{
+        SELECT ?sid ?doi ?pmid ?title WHERE {{ GRAPH <{G_EVIDENCE}> {{
             ?study <{SMQI.studyId}> ?sid .
             OPTIONAL {{ ?study <{PRISM.doi}> ?doi }}
-            OPTIONAL {{ ?study <{FABIO.hasPubMedId}> ?pmid }} }} }}""")
+            OPTIONAL {{ ?study <{FABIO.hasPubMedId}> ?pmid }}
+            OPTIONAL {{ ?study <{DCTERMS.title}> ?title }} }} }} ORDER BY ?sid""")
     for row in studies:
         sid = row["sid"].value
         existing.study_ids.add(sid)
+        if existing.titles is not None and row["title"] is not None:
+            existing.titles.add(row["title"].value, sid)
         if row["doi"] is not None:
             existing.dois[normalise_doi(row["doi"].value)] = sid
         if row["pmid"] is not None:
@@ -193,6 +199,7 @@ def _check_rdf(entries: Entries, existing: Existing, vocab: Vocabulary,
     new_studies: dict[str, URIRef] = {}
     seen_doi: dict[str, str] = {}
     seen_pmid: dict[str, str] = {}
+    new_titles = None if existing.titles is None else TitleIndex(existing.titles.threshold)
     for path, graph in entries.rdf.items():
         lines = texts[path]
 
@@ -238,6 +245,16 @@ def _check_rdf(entries: Entries, existing: Existing, vocab: Vocabulary,
                 elif key in seen_pmid and seen_pmid[key] != sid:
                     add(node, "pmid", str(pmid), f"duplicate PMID: {key} is also given for {seen_pmid[key]}.")
                 seen_pmid.setdefault(key, sid)
+            for title in sorted(graph.objects(node, DCTERMS.title)):
+                if new_titles is None or existing.titles is None:
+                    break
+                match = existing.titles.match(str(title))
+                where = "in the graph"
+                if match is None:
+                    match, where = new_titles.match(str(title)), "in the new entries"
+                if match is not None and match.study_id != sid:
+                    add(node, "title", str(title), title_problem(match, where))
+                new_titles.add(str(title), sid)
         for subject, predicate, obj in sorted(graph):
             slug = SLUG_OF.get(predicate)
             if slug is None or not isinstance(subject, URIRef):
@@ -446,10 +463,13 @@ def _check_literal_sizes(graph: Graph, path: Path, text: str) -> None:
                 field=COLUMN_OF.get(predicate, str(predicate)), value=preview(str(obj)))])
 
 
-def check_entries(paths: list[Path], data_dir: Path | None = None, context: bool = True):
+def check_entries(paths: list[Path], data_dir: Path | None = None, context: bool = True,
+                  similar_titles: bool = False):
     """Validate new entries against the graph of ``data_dir`` (default: the shipped data).
 
-    Returns ``(report, entries)``. With ``context=False`` the files are checked on their own.
+    Returns ``(report, entries)``. With ``context=False`` the files are checked on their own. A new
+    study whose title is the same as or very close to another's (kg.model.titles) is a problem unless
+    ``similar_titles`` allows it.
     """
     from kg.check.shacl import Report, entry_of, notations_in, problems_of, shapes_graph
     from kg.check.storeshacl import load_graph, validate_store
@@ -468,7 +488,7 @@ def check_entries(paths: list[Path], data_dir: Path | None = None, context: bool
         except InputInvalid as exc:
             raise DataError(f"the existing data ({data_dir or 'the shipped data'}) does not load, so new "
                             f"entries cannot be checked against it: {exc}") from None
-    existing = existing_in(existing_store)
+    existing = existing_in(existing_store, titles=not similar_titles)
     entries = read_entries([Path(p) for p in paths], vocab, existing)
 
     # SHACL over the new entries, the ontology, the vocabularies, and the existing studies the new
@@ -521,10 +541,11 @@ __all__ = ["STUDY_NS", "USE_NS", "study_id_of", "Entries", "existing_in", "studi
            "sheet_kind", "validate_paths"]
 
 
-def validate_paths(paths: list[Path], data_dir: Path | None = None):
+def validate_paths(paths: list[Path], data_dir: Path | None = None, similar_titles: bool = False):
     """Validate new entries (the two CSV sheets and/or Turtle, N-Triples, TriG, JSON-LD files) in the
     context of the graph of ``data_dir`` (default: the shipped data): codebook, shapes, and duplicates
-    of what is already there. The data folder's own sheets are checked on their own. Returns the
+    of what is already there (titles too, unless ``similar_titles``). The data folder's own sheets are
+    checked on their own. Returns the
     ``kg.check.shacl.Report``."""
     from kg.model import resources
 
@@ -533,7 +554,8 @@ def validate_paths(paths: list[Path], data_dir: Path | None = None):
     folder = Path(data_dir) if data_dir else resources.data_dir()
     own = [folder / "studies.csv", folder / "uses.csv", folder / "codings.csv"]
     is_own = all(any(_same(Path(p), o) for o in own) for p in paths)
-    report, _entries = check_entries([Path(p) for p in paths], data_dir, context=not is_own)
+    report, _entries = check_entries([Path(p) for p in paths], data_dir, context=not is_own,
+                                     similar_titles=similar_titles)
     return report
 
 

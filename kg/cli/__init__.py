@@ -1,7 +1,8 @@
 """The `smqi` command line: a thin layer over the library, one module per command (``kg/cli/<command>.py``).
 
 Exit codes (every command): 0 ok, 1 invalid input or SHACL violations, 2 usage error or unreadable
-input. User errors are printed as one clear message, never as a traceback.
+input; each command's ``--help`` ends with what they mean for it (``EXIT_CODES`` of its module). User
+errors are printed as one clear message, never as a traceback.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from typing import Sequence
 from kg import __version__
 from kg.model.errors import InputInvalid, SmqiError
 
-EXIT_CODES = """exit codes:
-  0  success (the graph conforms)
+EXIT_CODES = """exit codes (each command's --help says what they mean for it):
+  0  success
   1  invalid input: the sheets or files break the codebook or the SHACL shapes
-  2  usage error, or input that cannot be read (missing file, broken Turtle, bad CSV header)"""
+  2  usage error (also smqi without a command), or input that cannot be read"""
 
 # In the order of `smqi --help`; each module has register(add) and run(args).
 COMMANDS = ("build", "validate", "add", "diff", "export", "query", "link", "claims", "agreement", "typology",
@@ -35,12 +36,15 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"smqi-kg {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    def add(name: str, help_text: str, description: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=help_text, description=description, epilog=EXIT_CODES,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    def adder(module):
+        def add(name: str, help_text: str, description: str) -> argparse.ArgumentParser:
+            return sub.add_parser(name, help=help_text, description=description, epilog=module.EXIT_CODES,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+        return add
 
     for command in COMMANDS:
-        import_module(f"kg.cli.{command}").register(add)
+        module = import_module(f"kg.cli.{command}")
+        module.register(adder(module))
     return parser
 
 

@@ -6,8 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from kg.cli.common import add_store_options, source_store
+from kg.cli.common import add_store_options, source_store, exit_codes, READ_INVALID
 from kg.model.errors import UsageError
+
+EXIT_CODES = exit_codes(
+    (0, "the agreement figures were written"),
+    READ_INVALID,
+    (2, "usage error (unknown study in --studies, unreadable --studies-file), or an unreadable store"),
+)
 
 
 def _subset(args: argparse.Namespace, store) -> list[str] | None:

@@ -6,14 +6,22 @@ import argparse
 import sys
 from pathlib import Path
 
-from kg.cli.common import progress
+from kg.cli.common import add_progress_option, exit_codes, progress
+
+EXIT_CODES = exit_codes(
+    (0, "the build folder and its store were written"),
+    (1, "the data breaks the codebook or the SHACL shapes, or HermiT's typology disagrees with the SPARQL "
+        "derivation; the output folder is unchanged"),
+    (2, "usage error, unreadable input (missing file, broken Turtle, bad CSV header), no Java for the OWL "
+        "check (--no-owl skips it), or an output folder that cannot be written; the output folder is unchanged"),
+)
 
 
 def run(args: argparse.Namespace) -> int:
     from kg.publish.build import STORE, build
 
     out = Path(args.out)
-    result = build(out, Path(args.data) if args.data else None, progress=progress(args.quiet),
+    result = build(out, Path(args.data) if args.data else None, progress=progress(args.quiet, args.progress),
                    cross_check=not args.no_owl)
     counts = result.summary["counts"]
     typology = result.summary["typology"]
@@ -49,4 +57,5 @@ def register(add) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="print only the one-line result")
     p.add_argument("--no-owl", action="store_true",
                    help="skip the OWL/HermiT cross-check of the typology (it needs Java)")
+    add_progress_option(p)
     p.set_defaults(func=run)

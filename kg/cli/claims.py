@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kg.cli.common import add_store_options, load_graph, source_store
+from kg.cli.common import add_store_options, load_graph, source_store, exit_codes, READ_INVALID, READ_ERROR
+
+EXIT_CODES = exit_codes(
+    (0, "every claim was checked (whatever its verdict)"),
+    READ_INVALID,
+    READ_ERROR,
+)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,10 +7,20 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 
-def progress(quiet: bool) -> Callable[[str], None]:
-    if quiet or not sys.stderr.isatty():
-        return lambda _msg: None
-    return lambda msg: print(f"smqi: {msg}…", file=sys.stderr)
+def progress(quiet: bool, forced: bool = False) -> Callable[[str], None]:
+    """A long command's step reporter (kg.io.progress.Progress): ``smqi: <step>… (1.2 s)`` lines on
+    stderr when stderr is a terminal, or always with ``forced`` (``--progress``); never with ``quiet``,
+    never on stdout."""
+    from kg.io.progress import Progress, progress_for
+
+    return Progress(enabled=True) if forced and not quiet else progress_for(quiet)
+
+
+def add_progress_option(p) -> None:
+    """``--progress``: report the steps on stderr even when it is not a terminal."""
+    p.add_argument("--progress", action="store_true",
+                   help="report each step on stderr even when it is not a terminal (on a terminal it is always "
+                        "reported)")
 
 
 def raise_usage(message: str) -> None:
@@ -118,6 +128,43 @@ def source_store(args):
     from kg.publish.pipeline import run_pipeline
 
     return run_pipeline(data if data_arg else None).store
+
+
+def table_width(stream=None) -> int | None:
+    """How wide a text table may be on ``stream`` (default stdout): the COLUMNS environment variable
+    when it is a whole number, else the terminal's width (100 when it cannot be told) when the stream
+    is a terminal, else None: piped output is never cut."""
+    import os
+    import shutil
+
+    columns = os.environ.get("COLUMNS", "").strip()
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    stream = sys.stdout if stream is None else stream
+    try:
+        tty = stream.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    return shutil.get_terminal_size((100, 24)).columns if tty else None
+
+
+def exit_codes(*codes: tuple[int, str]) -> str:
+    """A command's ``--help`` epilog: ``exit codes:`` and one line per (code, meaning), meanings of more
+    than one line indented under the first."""
+    import textwrap
+
+    lines = ["exit codes:"]
+    for code, meaning in codes:
+        wrapped = textwrap.wrap(meaning, 90)
+        lines.append(f"  {code}  {wrapped[0]}")
+        lines += [f"     {more}" for more in wrapped[1:]]
+    return "\n".join(lines)
+
+
+# what a command reading the store can meet: the in-memory build of --data fails, or nothing can be read
+READ_INVALID = (1, "the data folder had to be built in memory (no build of it in build/) and breaks the codebook "
+                   "or the shapes")
+READ_ERROR = (2, "usage error, an unreadable store or data folder, or output that cannot be written")
 
 
 def add_store_options(p, *, with_data: bool = True) -> None:

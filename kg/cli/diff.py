@@ -5,6 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from kg.cli.common import exit_codes
+
+EXIT_CODES = exit_codes(
+    (0, "the differences were reported (also when there are none)"),
+    (1, "the data of a git revision breaks the codebook or the shapes"),
+    (2, "usage error, a folder that is not a build, or a git revision that cannot be read"),
+)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from kg.cli.common import exit_codes
+
+EXIT_CODES = exit_codes(
+    (0, "the documentation was written"),
+    (2, "usage error, an output folder that cannot be written, or shipped ontology or vocabularies that cannot "
+        "be read"),
+)
 
 
 def run(args: argparse.Namespace) -> int:

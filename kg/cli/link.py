@@ -6,7 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from kg.cli.common import add_store_options, load_graph, raise_usage
+from kg.cli.common import add_store_options, load_graph, raise_usage, exit_codes, READ_INVALID
+
+EXIT_CODES = exit_codes(
+    (0, "the report (and with --out the linkset) was written"),
+    READ_INVALID,
+    (2, "usage error, a SOURCE that cannot be read or reached, or output that cannot be written"),
+)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,7 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from kg.cli.common import add_store_options, source_store
+from kg.cli.common import add_store_options, source_store, exit_codes, READ_INVALID, READ_ERROR
+
+EXIT_CODES = exit_codes(
+    (0, "the analysis was written"),
+    READ_INVALID,
+    READ_ERROR,
+)
 
 
 def run(args: argparse.Namespace) -> int:

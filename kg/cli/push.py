@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from kg.cli.common import exit_codes
 
+EXIT_CODES = exit_codes(
+    (0, "every graph was uploaded and its triple count checked"),
+    (2, "usage error, a refused connection, an HTTP error, or a graph whose count in the store differs "
+        "(a partial upload)"),
+)
 
 
 def run(args: argparse.Namespace) -> int:

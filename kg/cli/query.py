@@ -6,7 +6,17 @@ import argparse
 import sys
 from pathlib import Path
 
-from kg.cli.common import add_store_options, rdflib_terms, source_store, load_graph, parse_params, raise_usage
+from kg.cli.common import (
+    add_store_options, rdflib_terms, source_store, load_graph, parse_params, raise_usage, exit_codes, READ_INVALID,
+    table_width,
+)
+
+EXIT_CODES = exit_codes(
+    (0, "the results were written (also when there are no rows)"),
+    READ_INVALID,
+    (2, "usage error (unknown query or --param, a query that is not a read-only SELECT, ASK, CONSTRUCT or "
+        "DESCRIBE), an unreadable store, or an endpoint that cannot be reached"),
+)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,10 +68,12 @@ def run(args: argparse.Namespace) -> int:
         store = source_store(args)
         _check_from(named, dataset, {g.value for g in store.named_graphs()})
         solutions = select_store(store, named, bindings, union=not any(dataset))
-        sys.stdout.write(q.solutions_text(solutions, args.format))
+        sys.stdout.write(q.solutions_text(solutions, args.format, table_width()))
         return 0
-    formatter = {"table": q.to_table, "csv": q.to_csv, "json": q.to_json}[args.format]
-    sys.stdout.write(formatter(result))
+    if args.format == "table":
+        sys.stdout.write(q.to_table(result, table_width()))
+    else:
+        sys.stdout.write({"csv": q.to_csv, "json": q.to_json}[args.format](result))
     return 0
 
 
@@ -91,7 +103,9 @@ def register(add) -> None:
             "the W3C SPARQL 1.1 results formats.")
     p.add_argument("name", nargs="?", help="query name (e.g. studies-per-platform) or path to a .rq file")
     p.add_argument("--list", action="store_true", help="list the named queries")
-    p.add_argument("--format", choices=["table", "csv", "json"], default="table", help="default: table")
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table",
+                   help="default: table, its cells cut with … to fit COLUMNS or the terminal (never when "
+                        "piped); csv and json always hold the full values")
     p.add_argument("--graph", help="query this RDF file (e.g. build/smqi.trig) instead of the built store")
     p.add_argument("--param", action="append", metavar="NAME=VALUE",
                    help="bind ?NAME to VALUE (a literal, or <IRI>); repeatable")

@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from kg.cli.common import add_store_options, source_store
+from kg.cli.common import add_store_options, source_store, exit_codes, READ_INVALID, READ_ERROR
+
+EXIT_CODES = exit_codes(
+    (0, "the report folder was written (replaced only on success)"),
+    READ_INVALID,
+    READ_ERROR,
+)
 
 
 def run(args: argparse.Namespace) -> int:

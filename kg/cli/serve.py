@@ -6,6 +6,12 @@ import argparse
 from pathlib import Path
 
 from kg.model.errors import UsageError
+from kg.cli.common import exit_codes
+
+EXIT_CODES = exit_codes(
+    (0, "the server was stopped (Ctrl-C)"),
+    (2, "usage error, no build to serve, a port that is taken, or the oxigraph server that cannot start"),
+)
 
 
 def run(args: argparse.Namespace) -> int:

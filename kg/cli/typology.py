@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kg.cli.common import add_store_options, source_store
+from kg.cli.common import add_store_options, source_store, exit_codes, READ_INVALID
+
+EXIT_CODES = exit_codes(
+    (0, "every use was assigned a model or listed as unclassified"),
+    READ_INVALID,
+    (2, "usage error, an unreadable store, or typology rules that cannot be read"),
+)
 
 
 def run(args: argparse.Namespace) -> int:

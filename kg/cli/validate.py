@@ -7,6 +7,13 @@ import sys
 from pathlib import Path
 
 from kg.model.errors import UsageError
+from kg.cli.common import exit_codes
+
+EXIT_CODES = exit_codes(
+    (0, "the entries conform (warnings may be printed)"),
+    (1, "problems were found: each is listed with its file, row or line, field and value"),
+    (2, "usage error, or a file that cannot be read (missing file, broken Turtle, bad CSV header)"),
+)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -25,7 +32,8 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "turtle":
         raise UsageError("--format turtle (a W3C validation report) needs --shapes")
 
-    report = validate_paths([Path(p) for p in args.paths], Path(args.data) if args.data else None)
+    report = validate_paths([Path(p) for p in args.paths], Path(args.data) if args.data else None,
+                            similar_titles=args.allow_similar_title)
     sys.stdout.write(report.as_json() if args.format == "json" else report.as_text())
     return report.exit_code
 
@@ -37,11 +45,15 @@ def register(add) -> None:
             "only), Turtle, N-Triples, TriG or JSON-LD (inline @context, or the project's context "
             "https://w3id.org/smqi/context.jsonld read from the shipped copy; nothing is fetched). "
             "Entries are checked against the existing graph too: a study id, DOI (in any written "
-            "form), PMID or use already there is a duplicate; a use's study must exist.")
+            "form), PMID or use already there is a duplicate, and so is a study whose title is the same as or "
+            "very close to another's (case, accents and punctuation ignored; difflib ratio 0.93 or more); "
+            "a use's study must exist.")
     p.add_argument("paths", nargs="+", metavar="PATH", help="files to validate")
     p.add_argument("--format", choices=["text", "json", "turtle"], default="text",
                    help="report format (default: text; turtle: the W3C validation report, with --shapes)")
     p.add_argument("--data", help="the data folder the entries are for (default: the shipped data)")
+    p.add_argument("--allow-similar-title", action="store_true",
+                   help="do not report titles that are the same as or very close to another study's")
     p.add_argument("--shapes", nargs="+", metavar="SHAPES",
                    help="validate the PATHs (any RDF) against these SHACL shapes files instead; "
                         "exit 0 conforms, 1 results, 2 error")

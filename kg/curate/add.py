@@ -17,6 +17,7 @@ import csv
 import io
 import json
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -191,9 +192,11 @@ def _subset_files(entries: Entries, keep: set[str], folder: Path) -> list[Path]:
 
 
 def add_entries(paths: list[Path], data_dir: Path | None = None, keep_valid: bool = False,
-                rejected_file: Path | None = None) -> AddResult:
+                rejected_file: Path | None = None, similar_titles: bool = False,
+                progress: Callable[[str], None] = lambda _step: None) -> AddResult:
     """Validate ``paths`` against ``data_dir`` and add them. Raises InputInvalid (nothing written)
-    when any entry is invalid, unless ``keep_valid``."""
+    when any entry is invalid, unless ``keep_valid``. A title the same as or very close to another
+    study's is a problem unless ``similar_titles``. ``progress`` is told each step."""
     if rejected_file is not None and not keep_valid:
         raise UsageError("--rejected goes with --keep-valid (without it, nothing is added when an entry "
                          "is invalid)")
@@ -202,13 +205,14 @@ def add_entries(paths: list[Path], data_dir: Path | None = None, keep_valid: boo
         raise UsageError(f"{data_dir}: not a data folder (it needs studies.csv and uses.csv)")
     # one writer at a time, for the whole read-validate-write (kg/io/lock.py); it completes the write
     # of an add that was killed between its renames (kg/io/atomic.py)
+    progress(f"locking {data_dir} for writing")
     with data_lock(data_dir, exclusive=True):
         try:
             recover(data_dir)
         except OSError as exc:
             raise os_error(exc, f"removing the temporary files of a killed smqi add in {data_dir}",
                            "nothing was added") from None
-        result = _add_locked(paths, data_dir, keep_valid)
+        result = _add_locked(paths, data_dir, keep_valid, similar_titles, progress)
     if result.rejected and rejected_file is not None:
         document = {"rejected": [
             {"study_id": sid, "problems": [p.as_dict() for p in problems]}
@@ -218,8 +222,10 @@ def add_entries(paths: list[Path], data_dir: Path | None = None, keep_valid: boo
     return result
 
 
-def _add_locked(paths: list[Path], data_dir: Path, keep_valid: bool) -> AddResult:
-    report, entries = check_entries(paths, data_dir)
+def _add_locked(paths: list[Path], data_dir: Path, keep_valid: bool, similar_titles: bool,
+                progress: Callable[[str], None]) -> AddResult:
+    progress(f"checking {len(paths)} file(s) against the data of {data_dir}")
+    report, entries = check_entries(paths, data_dir, similar_titles=similar_titles)
     result = AddResult(data_dir=data_dir, warnings=report.warnings)
     all_ids = _entry_ids(entries)
     if not report.conforms and not keep_valid:
@@ -235,7 +241,7 @@ def _add_locked(paths: list[Path], data_dir: Path, keep_valid: bool) -> AddResul
             subset = _subset_files(entries, keep, Path(tmp))
             if not subset:
                 break
-            again, _e = check_entries(subset, data_dir)
+            again, _e = check_entries(subset, data_dir, similar_titles=similar_titles)
         if again.conforms:
             break
         more = problems_by_study(_e, again.problems)
@@ -248,10 +254,13 @@ def _add_locked(paths: list[Path], data_dir: Path, keep_valid: bool) -> AddResul
     else:
         keep = set()
     changes = plan_writes(entries, data_dir, keep) if keep else {}
+    progress("summarising the data before the add")
     before: Snapshot = snapshot_of_data(data_dir, "before")
     if changes:
         originals = {p: (p.read_bytes() if p.exists() else None) for p in changes}
+        progress(f"writing {len(changes)} file(s)")
         write_files(changes, journal_dir=data_dir)
+        progress("checking that the data still loads, and summarising it")
         try:
             after = snapshot_of_data(data_dir, "after")  # the data must still load; else undo
         except BaseException:

@@ -46,6 +46,8 @@ __all__ = [
     "load_query",
     "run_query",
     "to_table",
+    "layout_table",
+    "fit_widths",
     "to_csv",
     "to_json",
     "solutions_text",
@@ -280,26 +282,58 @@ def _is_number(value: Node | None) -> bool:
     return isinstance(value, Literal) and isinstance(value.toPython(), (int, float))
 
 
-def to_table(result: QueryResult) -> str:
-    """An aligned text table: literals as lexical values, IRIs shortened where a prefix fits."""
+def to_table(result: QueryResult, width: int | None = None) -> str:
+    """An aligned text table: literals as lexical values, IRIs shortened where a prefix fits; with
+    ``width``, cells cut with … so that a line fits in that many characters (``fit_widths``)."""
     header = list(result.variables)
     body = [[_cell(v, result.namespace_manager) for v in row] for row in result.rows]
-    widths = [len(h) for h in header]
-    for row in body:
-        widths = [max(w, len(c)) for w, c in zip(widths, row)]
     # Right-align columns that hold only numbers (counts), as a reader expects.
     numeric = [
         bool(result.rows) and all(_is_number(row[i]) for row in result.rows)
         for i in range(len(header))
     ]
+    return layout_table(header, body, numeric, width)
+
+
+MIN_CELL = 3  # a cut column keeps at least this many characters (two and the …)
+
+
+def fit_widths(widths: Sequence[int], width: int) -> list[int]:
+    """Column widths whose line (columns two spaces apart) fits in ``width`` characters: the widest
+    columns are cut to one common cap, the largest that fits; no column goes below ``MIN_CELL`` (or its
+    own width), so a table of very many columns may still be wider."""
+    gaps = 2 * max(len(widths) - 1, 0)
+    if sum(widths) + gaps <= width:
+        return list(widths)
+
+    def total(cap: int) -> int:
+        return sum(min(w, cap) for w in widths) + gaps
+
+    low, high = MIN_CELL, max(widths)
+    while low < high:  # the largest cap whose total fits (or MIN_CELL)
+        mid = (low + high + 1) // 2
+        low, high = (mid, high) if total(mid) <= width else (low, mid - 1)
+    return [min(w, low) for w in widths]
+
+
+def _cut(text: str, size: int) -> str:
+    return text if len(text) <= size else text[:size - 1] + "…"
+
+
+def layout_table(header: Sequence[str], body: Sequence[Sequence[str]], numeric: Sequence[bool],
+                 width: int | None = None) -> str:
+    """Header, dashes and rows, columns two spaces apart, numeric columns right-aligned; with ``width``
+    the cells (header too) are cut with … to the widths of ``fit_widths``, and a last line says so."""
+    full = [max([len(h)] + [len(r[i]) for r in body]) for i, h in enumerate(header)]
+    widths = full if width is None else fit_widths(full, width)
+    note = [] if widths == full else [f"(cells cut with … to fit {width} columns; --format csv or json gives "
+                                      "the full values)"]
 
     def line(cells: Sequence[str]) -> str:
-        parts = [c.rjust(w) if num else c.ljust(w) for c, w, num in zip(cells, widths, numeric)]
-        return "  ".join(parts).rstrip()
+        return "  ".join(_cut(c, w).rjust(w) if num else _cut(c, w).ljust(w)
+                         for c, w, num in zip(cells, widths, numeric)).rstrip()
 
-    out = [line(header), "  ".join("-" * w for w in widths)]
-    out.extend(line(row) for row in body)
-    return "\n".join(out) + "\n"
+    return "\n".join([line(header), "  ".join("-" * w for w in widths), *map(line, body), *note]) + "\n"
 
 
 def to_csv(result: QueryResult) -> str:
@@ -344,9 +378,9 @@ _NUMERIC = {"http://www.w3.org/2001/XMLSchema#" + t for t in (
     "negativeInteger nonPositiveInteger unsignedLong unsignedInt unsignedShort unsignedByte").split()}
 
 
-def solutions_text(solutions, fmt: str) -> str:
-    """pyoxigraph SELECT solutions as ``table`` (as ``to_table``), ``csv`` or ``json`` (the W3C SPARQL
-    1.1 results formats, written by pyoxigraph), with no rdflib object made."""
+def solutions_text(solutions, fmt: str, width: int | None = None) -> str:
+    """pyoxigraph SELECT solutions as ``table`` (as ``to_table``, cut to ``width``), ``csv`` or ``json``
+    (the W3C SPARQL 1.1 results formats, written by pyoxigraph, never cut), with no rdflib object made."""
     import pyoxigraph as ox
 
     if fmt in ("csv", "json"):
@@ -373,11 +407,6 @@ def solutions_text(solutions, fmt: str) -> str:
     header = [v.value for v in solutions.variables]
     rows = [[s[v] for v in solutions.variables] for s in solutions]
     body = [[cell(t) for t in row] for row in rows]
-    widths = [max([len(h)] + [len(r[i]) for r in body]) for i, h in enumerate(header)]
     numeric = [bool(rows) and all(t is None or (isinstance(t, ox.Literal) and t.datatype.value in _NUMERIC)
                                   for t in (row[i] for row in rows)) for i in range(len(header))]
-
-    def line(cells) -> str:
-        return "  ".join(c.rjust(w) if n else c.ljust(w) for c, w, n in zip(cells, widths, numeric)).rstrip()
-
-    return "\n".join([line(header), "  ".join("-" * w for w in widths), *map(line, body)]) + "\n"
+    return layout_table(header, body, numeric, width)

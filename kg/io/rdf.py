@@ -28,7 +28,7 @@ from rdflib import Dataset, Graph
 
 from kg.model.errors import DataError
 
-__all__ = ["rdf_format", "parse_into", "parse_file", "nquads_of", "check_bounds", "FORMATS", "QUAD_FORMATS"]
+__all__ = ["rdf_format", "parse_into", "parse_file", "syntax_error", "nquads_of", "check_bounds", "FORMATS", "QUAD_FORMATS"]
 
 FORMATS = {
     ".ttl": "turtle",
@@ -214,16 +214,58 @@ def parse_into(graph: Graph, path: Path, fmt: str | None = None, *, as_written: 
     except RecursionError:  # deeply nested collections or JSON
         raise DataError(f"{path}: not valid {fmt}: nested too deeply to read") from None
     except Exception as exc:  # rdflib raises many types (BadSyntax, SAXParseException, ValueError…)
-        raise DataError(f"{path}:{_line_of(exc)}: not valid {fmt}: {_short(exc)}") from None
+        raise syntax_error(path, fmt, exc, text) from None
     return graph
 
 
-def _line_of(exc: Exception) -> str:
+# rdflib's Turtle / TriG messages in plain words (the rest are shown as rdflib words them)
+_PLAIN = {
+    "objectList expected": "an object is missing here (an IRI, a prefixed name, a literal or a blank node)",
+    "expected '.' or '}' or ']' at end of statement": "a statement must end here with '.' (or ';' / ',' to "
+                                                      "go on)",
+    "newline found in string literal": "a line break inside a \"…\" literal (close the quote, or use "
+                                       "\"\"\"…\"\"\" for text over several lines)",
+    "unterminated string literal": "a literal's closing quote is missing",
+    "unterminated URI reference": "an IRI's closing '>' is missing",
+    "expected directive or statement": "a statement (subject predicate object .) or a @prefix line was "
+                                       "expected here",
+    "expected propertylist": "a predicate and an object were expected here",
+    "bad escape": "an escape sequence (\\…) that Turtle does not allow",
+}
+
+
+def syntax_error(path: Path | str, fmt: str, exc: Exception, text: str) -> DataError:
+    """The DataError for a file rdflib could not parse: ``<file>:<line>:<column>: not valid <fmt>:``
+    what is wrong in plain words, and the line around the place (``▸`` marks it). rdflib's Turtle
+    errors carry the position (``BadSyntax``); other errors give a line when they name one."""
+    raw, at, lines = getattr(exc, "_str", None), getattr(exc, "_i", None), getattr(exc, "lines", None)
+    if isinstance(raw, bytes) and isinstance(at, int) and isinstance(lines, int):
+        source = raw.decode("utf-8", "replace")  # rdflib keeps the text as UTF-8; the position counts characters
+        start = source.rfind("\n", 0, at) + 1
+        end = source.find("\n", at)
+        before, after = source[start:at], source[at:end if end >= 0 else len(source)]
+        why = str(getattr(exc, "_why", "")).strip()
+        what = _PLAIN.get(why, why)
+        near = (before[-40:].strip() + " ▸ " + after.strip()[:40]).strip()
+        return DataError(f"{path}:{lines + 1}:{len(before) + 1}: not valid {fmt}: {what}, at line {lines + 1}, "
+                         f"column {len(before) + 1}: {near}")
+    line = _line_of(exc, text)
+    return DataError(f"{path}:{line}: not valid {fmt}: {_short(exc)}")
+
+
+def _line_of(exc: Exception, text: str = "") -> str:
     lines = getattr(exc, "lines", None)
     if isinstance(lines, int):
         return str(lines + 1)
     match = re.search(r"line (\d+)", str(exc))
-    return match.group(1) if match else "?"
+    if match:
+        return match.group(1)
+    invalid = re.match(r"Invalid line: (.+)", str(exc).strip())  # N-Triples / N-Quads name the line
+    if invalid:
+        for number, line in enumerate(text.splitlines(), 1):
+            if line.strip() == invalid.group(1).strip():
+                return str(number)
+    return "?"
 
 
 def _short(exc: Exception) -> str:

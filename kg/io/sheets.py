@@ -23,6 +23,7 @@ from rdflib import RDF, Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, PROV
 
 from kg.model.errors import DataError, InputInvalid, Problem
+from kg.model.titles import TitleIndex, title_problem
 from kg.model.identifiers import DOI_RE, PMID_RE, bare_doi, link_lines, resolver_iri
 from kg.model.iri import iri_error, iri_suggestion
 from kg.model.namespaces import (
@@ -115,13 +116,15 @@ class Existing:
     """What the graph already holds, so that new entries can be checked against it.
 
     ``dois`` and ``pmids`` map the normalised identifier to the study that has it; ``use_ids`` are
-    ``(study_id, use_no)`` pairs.
+    ``(study_id, use_no)`` pairs. ``titles`` indexes the studies' titles (kg.model.titles); when it is
+    None, titles are not compared (the build; ``--allow-similar-title``).
     """
 
     study_ids: set[str] = field(default_factory=set)
     dois: dict[str, str] = field(default_factory=dict)
     pmids: dict[str, str] = field(default_factory=dict)
     use_ids: set[tuple[str, str]] = field(default_factory=set)
+    titles: TitleIndex | None = None
 
 
 @dataclass
@@ -331,6 +334,19 @@ class _Checker:
         return concepts
 
 
+def _check_title(sc: _Checker, row: int, sid: str, title: str, graph: TitleIndex, rows: TitleIndex,
+                 row_of: dict[str, int]) -> None:
+    """A new study's title against the graph's titles, then against the earlier rows' (``row_of``)."""
+    match = graph.match(title)
+    if match is not None and match.study_id != sid:  # the same id is reported as a duplicate study_id
+        sc.add(row, sid, "title", title, title_problem(match, "in the graph"))
+    elif match is None:
+        match = rows.match(title)
+        if match is not None:
+            sc.add(row, sid, "title", title, title_problem(match, f"on row {row_of[match.study_id]}"))
+    rows.add(title, sid)
+
+
 def load_sheets(
     studies_path: Path,
     uses_path: Path,
@@ -353,11 +369,14 @@ def load_sheets(
     ``known_study_ids`` are studies that already exist elsewhere (uses may point at them).
     ``existing`` is the graph the rows are new entries for: a study id, DOI (after
     ``normalise_doi``), PMID or use already in it is a duplicate; its studies may have new uses.
+    When ``existing.titles`` is an index, a title the same as or very close to one in it or on an
+    earlier row (kg.model.titles) is a problem too, naming that study.
     With ``links_graph``, ``Loaded.links`` holds the studies' ``schema:sameAs`` DOI / PubMed lines.
     """
     from kg.model.limits import max_uses_per_study
 
     existing = existing or Existing()
+    titles = None if existing.titles is None else TitleIndex(existing.titles.threshold)
     # the uses sheet is read only once the studies are converted (one sheet's rows in memory at a time);
     # an unreadable sheet raises DataError at once, row problems are raised together at the end
     study_rows = read_sheet(studies_path, STUDY_COLUMNS)
@@ -400,6 +419,8 @@ def load_sheets(
         if sid and sid in existing.study_ids:
             sc.add(row, sid, "study_id", sid, "duplicate study_id: this study is already in the graph.")
         seen_studies[sid] = row
+        if titles is not None and rec["title"]:
+            _check_title(sc, row, sid, rec["title"], existing.titles, titles, seen_studies)
         year = rec["year"]
         if year and (not YEAR_RE.match(year) or not FIRST_YEAR <= int(year) <= this_year + 1):
             sc.add(row, sid, "year", year, "year must be the four-digit year of publication.",

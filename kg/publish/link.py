@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import re
 import socket
-import unicodedata
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -37,12 +36,13 @@ from kg import __version__
 from kg.model.errors import DataError, UsageError
 from kg.model.identifiers import is_doi, normalise_doi, normalise_pmid
 from kg.model.namespaces import BASE, FABIO, PRISM, SCHEMA, SMQI
+from kg.model.titles import normalise_title
 from kg.io.rdf import parse_file
 from kg.publish.void import DATASET
 
 __all__ = ["ID_PROPERTIES", "TITLE_PROPERTIES", "YEAR_PROPERTIES", "ID_NODE_LINKS", "Properties", "Work", "LinkReport",
            "link", "works_of", "is_identifier_node",
-           "read_source", "fetch_endpoint", "parse_property", "linkset_graph", "normalise_title",
+           "read_source", "fetch_endpoint", "parse_property", "linkset_graph",
            "union_with", "report_text", "report_json"]
 
 BIBO = Namespace("http://purl.org/ontology/bibo/")
@@ -311,14 +311,6 @@ def read_source(source: str, props: Properties, timeout: float = 30.0) -> tuple[
 
 
 # ---------------------------------------------------------------- comparing
-
-
-def normalise_title(title: str) -> str:
-    """Case, accents, punctuation and spacing folded away: titles equal up to typography compare equal."""
-    text = unicodedata.normalize("NFKD", title)
-    text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
-    text = re.sub(r"[^\w\s]|_", " ", text)
-    return " ".join(text.split())
 
 
 @dataclass

@@ -145,3 +145,30 @@ def test_sheet_kind_of_a_semicolon_sheet_and_a_cp1252_sheet(tmp_path) -> None:
     latin.write_bytes("study_id,title\nx2020,Linköping\n".encode("cp1252"))
     with _pytest.raises(_DataError, match=r"latin.csv:2: not UTF-8 text: byte 0xf6 at offset 25 .*'ö' there"):
         sheet_kind(latin)
+
+
+def test_rdf_titles_are_checked_against_the_graph_and_each_other(tmp_path: Path) -> None:
+    """Made up: the fixture folder holds smitha2020 "Made-up study: listening to tweets & reviews <test>"."""
+    from kg.check.entries import check_entries
+
+    data = tmp_path / "data"
+    copy_data(SHEETS, data)
+    text = (ADD / "valid" / "entry.ttl").read_text(encoding="utf-8")
+    second = text[text.index("study:testc2021 a"):].replace("testc2021", "testd2021").replace(
+        "10.5555/smqi-add.0001", "10.5555/smqi-add.0002").replace(
+        "A made-up study of an online panel", "A made up study of an online panel!")
+    entry = tmp_path / "two.ttl"
+    entry.write_text(text.replace("A made-up study of an online panel", "made-up study: listening to tweets and "
+                                  "reviews (test)") + "\n" + second, encoding="utf-8")
+    report, _entries = check_entries([entry], data)
+    assert [(p.row, p.entry, p.field, p.message) for p in report.problems] == [
+        (23, "testc2021", "title", "possible duplicate study: a very close title (95% alike; 93% or more counts) is "
+         "already in the graph for study smitha2020: 'Made-up study: listening to tweets & reviews <test>'. If "
+         "this is a different study, add it with --allow-similar-title.")]
+    entry.write_text(text + "\n" + second, encoding="utf-8")
+    report, _entries = check_entries([entry], data)
+    assert [(p.row, p.entry, p.field, p.message) for p in report.problems] == [
+        (44, "testd2021", "title", "possible duplicate study: the same title (ignoring case, accents and "
+         "punctuation) is already in the new entries for study testc2021. If this is a different study, add it "
+         "with --allow-similar-title.")]
+    assert check_entries([entry], data, similar_titles=True)[0].problems == []

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kg.cli import main
+from kg.cli import COMMANDS, main
 from kg.model import resources
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "sheets"
@@ -23,13 +23,34 @@ def fixture_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.mark.parametrize("command", ["build", "validate", "query"])
-def test_help_documents_exit_codes(command: str, capsys: pytest.CaptureFixture) -> None:
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_ends_with_the_commands_own_exit_codes(command: str, capsys: pytest.CaptureFixture) -> None:
+    from importlib import import_module
+
     with pytest.raises(SystemExit) as info:
         main([command, "--help"])
     assert info.value.code == 0
     out = capsys.readouterr().out
-    assert "exit codes:" in out and "  1  invalid input" in out and "  2  usage error" in out
+    own = import_module(f"kg.cli.{command}").EXIT_CODES
+    assert out.endswith("\n\n" + own + "\n")
+    assert own.startswith("exit codes:\n  0  ") and "\n  2  usage error" in own
+    assert "the graph conforms" not in out
+
+
+def test_exit_codes_differ_by_command() -> None:
+    from importlib import import_module
+
+    from kg.cli.common import exit_codes
+
+    texts = {c: import_module(f"kg.cli.{c}").EXIT_CODES for c in COMMANDS}
+    assert texts["add"].splitlines()[1:3] == [
+        "  0  every entry was added",
+        "  1  an entry is invalid: nothing was written (with --keep-valid: the valid entries were added"]
+    assert texts["validate"].splitlines()[1] == "  0  the entries conform (warnings may be printed)"
+    assert "\n  1  " not in texts["push"] and "\n  1  " not in texts["serve"]  # they never exit 1
+    assert len(set(texts.values())) == len(COMMANDS)
+    assert exit_codes((0, "ok"), (2, "a " * 50)) == (
+        "exit codes:\n  0  ok\n  2  " + "a " * 44 + "a\n     " + "a " * 4 + "a")
 
 
 def test_no_command_prints_help_and_exits_2(capsys: pytest.CaptureFixture) -> None:
@@ -200,3 +221,28 @@ def test_network_writes_graphml_and_json(tmp_path: Path, capsys: pytest.CaptureF
     first = (tmp_path / "n" / "network.json").read_bytes()
     assert main(["network", "--data", str(FIXTURES / "valid"), "--out", str(tmp_path / "n")]) == 0
     assert (tmp_path / "n" / "network.json").read_bytes() == first
+
+
+def test_build_reports_its_steps_on_stderr_with_progress_never_on_stdout(tmp_path: Path, capsys) -> None:
+    """Made-up data (tests/fixtures/sheets/valid); stderr is captured, so only --progress shows steps."""
+    import re
+
+    data = Path(__file__).parents[1] / "fixtures" / "sheets" / "valid"
+    out_dir = tmp_path / "build"
+    assert main(["build", "--data", str(data), "--out", str(out_dir), "--no-owl", "--progress"]) == 0
+    out, err = capsys.readouterr()
+    steps = re.sub(r"… \(\d+\.\d s\)$", "…", err, flags=re.M).splitlines()
+    assert steps == [
+        "smqi: reading the ontology, vocabularies and entries…",
+        "smqi: checking, converting and loading the sheets…",
+        "smqi: validating with SHACL (compiled to SPARQL)…",
+        "smqi: deriving the typology of models of use and running the summary queries…",
+        "smqi: checking the review's claims…",
+        f"smqi: writing {out_dir}…",
+        "smqi: analysing the evidence network…",
+        "smqi: writing the HTML report and the ontology documentation…",
+    ]
+    assert "smqi:" not in out
+    assert out.startswith(f"Built {out_dir}/")
+    assert main(["build", "--data", str(data), "--out", str(out_dir), "--no-owl"]) == 0
+    assert capsys.readouterr().err == ""

@@ -56,3 +56,52 @@ def test_from_another_iri_is_refused(sources, tmp_path: Path, capsys, where: str
     assert capsys.readouterr().err == (
         f"smqi query: error: {rq}: {clause} <http://127.0.0.1:9/x.ttl> names no graph of this dataset, and smqi "
         "never fetches a graph from its IRI; its 2 graphs are: <urn:g:one>, <urn:g:two>\n")
+
+
+LONG = '<urn:g:one> { <urn:s:a> <urn:p> "a made-up value long enough to be cut when the table is narrow" . }\n'
+
+
+@pytest.mark.parametrize("where", ["store", "graph"])
+def test_table_is_cut_to_columns_and_csv_keeps_full_values(tmp_path: Path, capsys, monkeypatch, where) -> None:
+    trig = tmp_path / "long.trig"
+    trig.write_text(LONG, encoding="utf-8")
+    source = ["--graph", str(trig)]
+    if where == "store":
+        store = ox.Store(str(tmp_path / "store"))
+        store.bulk_load(path=str(trig), format=ox.RdfFormat.TRIG)
+        store.flush()
+        del store
+        source = ["--store", str(tmp_path / "store")]
+    rq = tmp_path / "long.rq"
+    rq.write_text("SELECT ?s ?o WHERE { GRAPH ?g { ?s ?p ?o } }\n", encoding="utf-8")
+    monkeypatch.setenv("COLUMNS", "30")
+    assert main(["query", str(rq), *source]) == 0
+    assert capsys.readouterr().out == (
+        "s        o\n"
+        "-------  ---------------------\n"
+        "urn:s:a  a made-up value long…\n"
+        "(cells cut with … to fit 30 columns; --format csv or json gives the full values)\n")
+    assert main(["query", str(rq), *source, "--format", "csv"]) == 0
+    assert capsys.readouterr().out.endswith(
+        "urn:s:a,a made-up value long enough to be cut when the table is narrow\r\n")
+    monkeypatch.delenv("COLUMNS")  # piped (captured), no COLUMNS: never cut
+    assert main(["query", str(rq), *source]) == 0
+    assert capsys.readouterr().out.splitlines()[2] == \
+        "urn:s:a  a made-up value long enough to be cut when the table is narrow"
+
+
+def test_table_width_comes_from_columns_then_a_terminal_only(monkeypatch) -> None:
+    from kg.cli.common import table_width
+
+    class Tty:
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setenv("COLUMNS", "72")
+    assert table_width() == 72
+    monkeypatch.setenv("COLUMNS", "wide")
+    assert table_width() is None  # captured stdout is no terminal
+    monkeypatch.delenv("COLUMNS")
+    assert table_width() is None
+    monkeypatch.setattr("shutil.get_terminal_size", lambda fallback: __import__("os").terminal_size((120, 40)))
+    assert table_width(Tty()) == 120

@@ -335,8 +335,10 @@ STUDY_HEADER = "study_id,first_author,authors,year,title,journal,doi,pmid,countr
 USE_HEADER = "study_id,use_no,platforms,communication_model,host,user_populations,qi_activities,qi_stages,note,confidence\n"
 
 
-def made_up_sheets(folder: Path, sid: str, title: str = "A made-up study") -> list[str]:
-    """One made-up study with one use, as a pair of entry sheets in ``folder``."""
+def made_up_sheets(folder: Path, sid: str, title: str | None = None) -> list[str]:
+    """One made-up study with one use, as a pair of entry sheets in ``folder`` (its title, unless
+    given, is the study id, so that two made-up studies never have similar titles)."""
+    title = sid if title is None else title
     folder.mkdir(parents=True, exist_ok=True)
     with (folder / "studies.csv").open("w", encoding="utf-8", newline="") as handle:
         handle.write(STUDY_HEADER)
@@ -593,3 +595,65 @@ def test_codings_must_belong_to_the_new_uses(tmp_path: Path, capsys, keep: int, 
     assert main(["add", *sheets, "--data", str(data)]) == 1
     capsys.readouterr()
     assert snapshot(data) == before
+
+
+def test_a_study_with_the_title_of_an_existing_one_is_refused_unless_allowed(tmp_path: Path, capsys) -> None:
+    """The made-up fixture folder holds smitha2020 "Made-up study: listening to tweets & reviews <test>":
+    a new id with that title (case and punctuation changed) is a duplicate for validate and add."""
+    data = tmp_path / "data"
+    copy_data(FIXTURE, data)
+    before = snapshot(data)
+    new = made_up_sheets(tmp_path / "new", "othera2021", "MADE-UP STUDY — listening to tweets and reviews (test)")
+    assert main(["validate", *new, "--data", str(data), "--format", "json"]) == 1
+    problems = json.loads(capsys.readouterr().out)["problems"]
+    assert [(p["row"], p["entry"], p["field"], p["message"]) for p in problems] == [
+        (2, "othera2021", "title", "possible duplicate study: a very close title (95% alike; 93% or more counts) "
+         "is already in the graph for study smitha2020: 'Made-up study: listening to tweets & reviews <test>'. "
+         "If this is a different study, add it with --allow-similar-title.")]
+    assert main(["add", *new, "--data", str(data)]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("smqi add: 1 problem found:\n") and "for study smitha2020" in err
+    assert err.endswith("\nsmqi add: nothing was written: the data folder is unchanged.\n")
+    assert snapshot(data) == before
+    assert main(["validate", *new, "--data", str(data), "--allow-similar-title"]) == 0
+    assert main(["add", *new, "--data", str(data), "--allow-similar-title"]) == 0
+    assert sheet_ids(data)[0][-1] == "othera2021"
+
+
+def test_two_new_studies_with_the_same_title_are_refused(tmp_path: Path, capsys) -> None:
+    data = tmp_path / "data"
+    copy_data(FIXTURE, data)
+    new = tmp_path / "new"
+    made_up_sheets(new, "firsta2021", "A made-up title")
+    with (new / "studies.csv").open("a", encoding="utf-8", newline="") as handle:
+        handle.write('secondb2021,Made Up,Made Up,2021,"A MADE UP TITLE.",,,,GB,qualitative,'
+                     'https://example.org/made-up/b,made up\n')
+    with (new / "uses.csv").open("a", encoding="utf-8", newline="") as handle:
+        handle.write("secondb2021,1,twitter,two-way,health-organisation,patients-consumers,consultation,plan,,high\n")
+    assert main(["validate", str(new / "studies.csv"), str(new / "uses.csv"), "--data", str(data),
+                 "--format", "json"]) == 1
+    problems = json.loads(capsys.readouterr().out)["problems"]
+    assert [(p["row"], p["entry"], p["field"], p["value"], p["message"]) for p in problems] == [
+        (3, "secondb2021", "title", "A MADE UP TITLE.", "possible duplicate study: the same title (ignoring case, "
+         "accents and punctuation) is already on row 2 for study firsta2021. If this is a different study, add "
+         "it with --allow-similar-title.")]
+
+
+def test_add_reports_its_steps_on_stderr_with_progress_only(tmp_path: Path, capsys) -> None:
+    import re
+
+    data = tmp_path / "data"
+    copy_data(FIXTURE, data)
+    assert main(["add", *made_up_sheets(tmp_path / "one", "quieta2021"), "--data", str(data)]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and out.startswith(f"Added to {data}")  # stderr is no terminal: no steps
+    assert main(["add", *made_up_sheets(tmp_path / "two", "loudb2021"), "--data", str(data), "--progress"]) == 0
+    out, err = capsys.readouterr()
+    assert re.sub(r"… \(\d+\.\d s\)$", "…", err, flags=re.M).splitlines() == [
+        f"smqi: locking {data} for writing…",
+        f"smqi: checking 2 file(s) against the data of {data}…",
+        "smqi: summarising the data before the add…",
+        "smqi: writing 2 file(s)…",
+        "smqi: checking that the data still loads, and summarising it…",
+    ]
+    assert out.startswith(f"Added to {data}") and "smqi:" not in out

@@ -396,3 +396,27 @@ def test_every_group_concat_column_is_declared_unordered():
             for column in named.unordered:
                 assert f"?{column}" in _projected(named.text)
     assert kq.load_query("study-table").unordered == ("models",)
+
+
+def test_fit_widths_cuts_the_widest_columns_to_one_cap():
+    assert kq.fit_widths([5, 40, 30], 100) == [5, 40, 30]  # fits: unchanged
+    assert kq.fit_widths([5, 40, 30], 50) == [5, 20, 20]  # 5 + 20 + 20 + 2 gaps of 2 = 49; cap 21 makes 51
+    assert kq.fit_widths([5, 40, 30], 10) == [3, 3, 3]  # never below three characters, even if still wider
+    assert kq.fit_widths([2, 40], 10) == [2, 6]
+    assert kq.fit_widths([], 10) == []
+
+
+def test_layout_table_cuts_cells_with_an_ellipsis_and_says_so():
+    body = [["a", "abcdefghijkl", "7"], ["bb", "xyz", "12"]]
+    assert kq.layout_table(["k", "value", "n"], body, [False, False, True], 16) == (
+        "k   value      n\n"
+        "--  --------  --\n"
+        "a   abcdefg…   7\n"
+        "bb  xyz       12\n"
+        "(cells cut with … to fit 16 columns; --format csv or json gives the full values)\n")
+    assert kq.layout_table(["k", "value", "n"], body, [False, False, True], 20) == \
+        kq.layout_table(["k", "value", "n"], body, [False, False, True]) == (
+        "k   value          n\n"
+        "--  ------------  --\n"
+        "a   abcdefghijkl   7\n"
+        "bb  xyz           12\n")

@@ -154,3 +154,23 @@ def test_ill_typed_literal_is_read_without_a_logged_traceback(tmp_path: Path, ca
     with caplog.at_level("WARNING"):
         assert [str(o) for o in parse_file(path).objects()] == ["bad"]
     assert caplog.records == []
+
+
+@pytest.mark.parametrize(("name", "text", "message"), [
+    ("object.ttl", '@prefix ex: <http://example.org/> .\n\nex:a ex:b ex:c .\nex:a ex:b oops .\n',
+     "object.ttl:4:10: not valid turtle: an object is missing here (an IRI, a prefixed name, a literal or a blank "
+     "node), at line 4, column 10: ex:a ex:b ▸ oops ."),
+    ("literal.ttl", '@prefix ex: <http://example.org/> .\nex:a ex:b "Linköping .\nex:c ex:d ex:e .\n',
+     'literal.ttl:2:23: not valid turtle: a line break inside a "…" literal (close the quote, or use """…""" for '
+     'text over several lines), at line 2, column 23: ex:a ex:b "Linköping . ▸'),
+    ("broken.nt", "<http://example.org/a> <http://example.org/b> <http://example.org/c> .\n<a> <b> oops .\n",
+     "broken.nt:2: not valid nt: Invalid line: <a> <b> oops ."),
+])
+def test_a_syntax_error_names_file_line_and_column_in_plain_words(tmp_path: Path, name: str, text: str,
+                                                                    message: str) -> None:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        parse_file(path)
+    assert str(info.value) == f"{tmp_path}/{message}"
+    assert "b'" not in str(info.value) and "\\n" not in str(info.value)

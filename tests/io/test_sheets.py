@@ -302,3 +302,33 @@ def test_a_comma_separated_list_is_told_to_use_semicolons(tmp_path: Path) -> Non
     assert (problem.field, problem.value, problem.suggestion) == ("platforms", "twitter, facebook", None)
     assert problem.message == ("unknown platform key 'twitter, facebook': separate the keys of a list with ';', "
                                "not ',' (write 'twitter;facebook').")
+
+
+def test_titles_are_checked_against_the_graph_and_earlier_rows_when_an_index_is_given(tmp_path: Path) -> None:
+    from kg.io.sheets import Existing
+    from kg.model.titles import TitleIndex
+
+    index = TitleIndex()
+    index.add("Patient feedback on a made-up rating site: a qualitative study", "olda2019")
+    existing = Existing(study_ids={"olda2019"}, titles=index)
+    rows = [
+        {**STUDY, "title": "PATIENT FEEDBACK ON A MADE UP RATING-SITE: A QUALITATIVE STUDY!"},  # same as olda2019
+        {**STUDY, "study_id": "jonesb2021", "doi": "", "title": "A made-up survey of hospital tweets"},
+        {**STUDY, "study_id": "brownc2022", "doi": "", "title": "A made-up survey of hospital tweeets."},  # row 3
+        {**STUDY, "study_id": "greend2022", "doi": "", "title": "Something else, made up"},
+    ]
+    s, u = write(tmp_path, rows, [{**USE, "study_id": r["study_id"]} for r in rows])
+    with pytest.raises(InputInvalid) as info:
+        load_sheets(s, u, default_vocabulary(), existing=existing)
+    assert [(p.row, p.entry, p.field, p.value, p.message) for p in info.value.problems] == [
+        (2, "smitha2020", "title", rows[0]["title"],
+         "possible duplicate study: the same title (ignoring case, accents and punctuation) is already in the "
+         "graph for study olda2019. If this is a different study, add it with --allow-similar-title."),
+        (4, "brownc2022", "title", rows[2]["title"],
+         "possible duplicate study: a very close title (98% alike; 93% or more counts) is already on row 3 "
+         "for study jonesb2021: 'A made-up survey of hospital tweets'. If this is a different study, add it "
+         "with --allow-similar-title."),
+    ]
+    # without an index (the build, --allow-similar-title) titles are not compared
+    assert load_sheets(s, u, default_vocabulary(), existing=Existing(study_ids={"olda2019"})).study_ids == \
+        ["smitha2020", "jonesb2021", "brownc2022", "greend2022"]

@@ -333,3 +333,71 @@ def test_namespace_schemes_agree() -> None:
     from kg.model.namespaces import SCHEMES as NS_SCHEMES
 
     assert {slug: cls for slug, cls in NS_SCHEMES.values()} == {slug: cls for slug, (cls, _) in SCHEMES.items()}
+
+
+# ---------------------------------------------------------------- the codebook's names as hidden labels
+
+HIDDEN_SCHEMES = ("platform", "host", "user-population")
+
+
+def test_every_hidden_label_is_a_name_the_codebook_gives_in_the_row_of_its_key() -> None:
+    import re
+
+    rows = {}
+    for line in (Path(__file__).parents[2] / "CODEBOOK.md").read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if line.startswith("| ") and len(cells) >= 2:
+            rows.setdefault(cells[0], []).append(cells[1].casefold())
+    found = {}
+    for slug in sorted(SCHEMES):
+        for concept, label in vocab(slug).subject_objects(SKOS.hiddenLabel):
+            key = str(concept).rsplit("/", 1)[-1]
+            assert isinstance(label, Literal) and label.language == "en", (key, label)
+            pattern = re.compile(rf"(?<!\w){re.escape(str(label).casefold())}")
+            assert any(pattern.search(row) for row in rows[key]), f"{key}: {label!r} is not in its codebook row"
+            found.setdefault(slug, set()).add((key, str(label)))
+    assert found == {
+        "platform": {("twitter", "X"), ("facebook", "Messenger"), ("weibo", "Sina Weibo"),
+                     ("rating-site", "Care Opinion"), ("rating-site", "NHS Choices"), ("rating-site", "Yelp"),
+                     ("rating-site", "RateMDs"), ("online-forum", "message board"),
+                     ("online-forum", "discussion forum")},
+        "host": {("health-organisation", "hospital"), ("health-organisation", "clinic"),
+                 ("health-organisation", "health department")},
+        "user-population": {("first-nations", "Indigenous peoples"), ("young-people", "adolescents"),
+                            ("clinical-providers", "doctors"), ("clinical-providers", "nurses")},
+    }
+
+
+@pytest.mark.parametrize(("slug", "value", "expected"), [
+    ("platform", "Yelp", "rating-site"),
+    ("platform", "yelp.", "rating-site"),
+    ("platform", "NHS choices", "rating-site"),
+    ("platform", "Care-Opinion", "rating-site"),
+    ("platform", "Yelpp", "rating-site"),  # close to a name
+    ("platform", "X", "twitter"),
+    ("platform", "Sina Weibo", "weibo"),
+    ("platform", "Message Board", "online-forum"),
+    ("platform", "tweeter", "twitter"),  # close to a key, as before
+    ("platform", "xx", None),  # names under three characters are matched exactly only
+    ("platform", "zzzz", None),
+    ("host", "Hospital", "health-organisation"),
+    ("user-population", "Indigenous peoples", "first-nations"),
+])
+def test_suggestions_use_the_codebook_names(slug: str, value: str, expected: str | None) -> None:
+    from kg.model.vocabularies import default_vocabulary
+
+    assert default_vocabulary().suggest(slug, value) == expected
+
+
+def test_an_unknown_platform_named_by_the_codebook_gets_its_key(tmp_path: Path) -> None:
+    from kg.io.sheets import load_sheets
+    from kg.model.errors import InputInvalid
+    from kg.model.vocabularies import default_vocabulary
+
+    fixture = Path(__file__).parents[1] / "fixtures" / "sheets" / "valid"
+    uses = tmp_path / "uses.csv"
+    uses.write_text((fixture / "uses.csv").read_text(encoding="utf-8").replace("twitter", "Yelp", 1), encoding="utf-8")
+    with pytest.raises(InputInvalid) as info:
+        load_sheets(fixture / "studies.csv", uses, default_vocabulary())
+    assert [(p.row, p.field, p.value, p.suggestion) for p in info.value.problems] == [(2, "platforms", "Yelp",
+                                                                                       "rating-site")]

@@ -20,7 +20,8 @@ from rdflib.namespace import OWL, RDF, VOID, XSD
 from kg.cli import main
 from kg.model import resources
 from pipelinedata import pipeline_data
-from kg.publish.link import Properties, link, normalise_title, read_source
+from kg.model.titles import normalise_title
+from kg.publish.link import Properties, link, read_source
 
 LINK = Path(__file__).parents[1] / "link"
 A = "https://example.org/made-up-graph-a/"
