@@ -51,6 +51,7 @@ class Scheme:
     title: str
     definition: str
     concepts: list[dict[str, Any]] = field(default_factory=list)
+    rules: bool = False  # its concepts carry rules (smqi:rulePriority): listed in priority order
 
 
 def _en(graph: Graph, subject: URIRef, *predicates: URIRef) -> str:
@@ -114,6 +115,21 @@ def _terms(graph: Graph, kind: URIRef, local: set[str]) -> list[Term]:
     return sorted(terms, key=lambda t: t.label.lower())
 
 
+def _rule_text(vocab: Graph, model: URIRef) -> str:
+    """A model's rule in words, from the graph: ``communication model = two-way and host = … and QI
+    activity includes any of …`` (``any use`` for a rule with no condition)."""
+    def keys(predicate: URIRef) -> list[str]:
+        return sorted(_en(vocab, c, SKOS.notation) or _curie(str(c)) for c in vocab.objects(model, predicate))
+
+    parts = [f"communication model = {k}" for k in keys(SMQI.requiresCommunicationModel)]
+    parts += [f"host = {k}" for k in keys(SMQI.requiresHost)]
+    activities = keys(SMQI.requiresAnyActivity)
+    if activities:
+        parts.append("QI activity includes " + (activities[0] if len(activities) == 1
+                                                 else "any of " + ", ".join(activities)))
+    return " and ".join(parts) or "any use"
+
+
 def collect_docs(ontology: Graph, vocab: Graph) -> dict[str, Any]:
     """The template context: ontology metadata, classes, properties and concept schemes."""
     local = {str(s) for s in ontology.subjects(RDF.type, None) if isinstance(s, URIRef)}
@@ -126,13 +142,19 @@ def collect_docs(ontology: Graph, vocab: Graph) -> dict[str, Any]:
         concepts = {c for c in vocab.subjects(SKOS.inScheme, iri) if isinstance(c, URIRef)}
         for concept in concepts:
             notation = _en(vocab, concept, SKOS.notation)
+            priority = vocab.value(concept, SMQI.rulePriority)
             scheme.concepts.append({
                 "iri": str(concept), "anchor": _anchor(str(concept)), "notation": notation,
                 "label": _en(vocab, concept, SKOS.prefLabel), "definition": _en(vocab, concept, SKOS.definition),
                 "exact": _links(vocab.objects(concept, SKOS.exactMatch), local),
                 "close": _links(vocab.objects(concept, SKOS.closeMatch), local),
+                "priority": int(priority) if priority is not None and str(priority).isdigit() else None,
+                "rule": _rule_text(vocab, concept) if priority is not None else "",
             })
-        scheme.concepts.sort(key=lambda c: (c["notation"], c["iri"]))
+        # a scheme of rules (the typology) is listed in the order its rules are tried: the first that
+        # matches a use decides; any other scheme by notation
+        scheme.concepts.sort(key=lambda c: (c["priority"] is None, c["priority"] or 0, c["notation"], c["iri"]))
+        scheme.rules = any(c["priority"] is not None for c in scheme.concepts)
         schemes.append(scheme)
     schemes.sort(key=lambda s: s.title.lower())
     return {

@@ -73,3 +73,21 @@ def test_docs_command(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["docs", "--out", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["index.html", "report.css"]
     assert "Wrote" in capsys.readouterr().out
+
+
+def test_typology_rules_are_listed_in_priority_order_with_their_conditions(page) -> None:
+    """The typology's models in the order their rules are tried (CODEBOOK.md's table, written out by
+    hand in tests/codebook.py), each with its priority and its rule in words."""
+    from codebook import CODEBOOK_RULES
+
+    _, tree = page
+    section = tree.find("section", id=[s.attrs["id"] for s in tree.find_all("section")
+                                       if s.attrs.get("id", "").endswith("typology")][0])
+    rows = [[td.text for td in tr.find_all("td")][:4] for tr in section.find_all("tr", data_concept=True)]
+    assert [r[1] for r in rows] == [key for key, _rule in CODEBOOK_RULES]
+    assert [r[0] for r in rows] == [str(n) for n in range(1, len(CODEBOOK_RULES) + 1)]
+    rules = {r[1]: r[3] for r in rows}
+    assert rules["listening"] == "communication model = one-way-inbound"
+    assert rules["consumer-advocacy"] == "host = consumers-community and QI activity includes advocacy"
+    assert rules["co-design-space"] == "QI activity includes any of co-design, collaborative-work"
+    assert "the first rule that matches it" in section.text
