@@ -46,6 +46,8 @@ def timed(command: list[str], cwd: Path, env: dict | None = None) -> tuple[float
     time_bin = "/usr/bin/time"
     if not Path(time_bin).exists():
         raise SystemExit("GNU time is missing: apt-get install time")
+    shown = " ".join(Path(c).name if i == 0 else c for i, c in enumerate(command))
+    print(f"bench: {shown[:100]}…", file=sys.stderr, flush=True)  # progress: one line per timed run
     done = subprocess.run([time_bin, "-v", *command], cwd=cwd, env={**os.environ, **(env or {})},
                           capture_output=True, text=True, check=False)
     if done.returncode != 0:

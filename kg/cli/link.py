@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from kg.cli.common import add_store_options, load_graph, raise_usage, exit_codes, READ_INVALID
+from kg.cli.common import (READ_INVALID, add_progress_option, add_store_options, exit_codes, load_graph, progress,
+                            raise_usage)
 
 EXIT_CODES = exit_codes(
     (0, "the report (and with --out the linkset) was written"),
@@ -28,9 +29,13 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else None
     if out is not None and out.suffix.lower() not in FORMATS:
         raise_usage(f"--out {args.out}: use one of the extensions {', '.join(sorted(FORMATS))}")
+    step = progress(False, args.progress)
+    step(f"reading {args.source}")
     theirs, dataset = lk.read_source(args.source, props, timeout=args.timeout)
-    report = lk.link(load_graph(args.graph, args), theirs, by=by, props=props, source=args.source,
-                     source_dataset=str(dataset))
+    step("reading our graph")
+    ours = load_graph(args.graph, args)
+    step(f"matching on {', '.join(by)}")
+    report = lk.link(ours, theirs, by=by, props=props, source=args.source, source_dataset=str(dataset))
     sys.stdout.write(lk.report_json(report) if args.format == "json" else lk.report_text(report))
     if out is not None:
         from kg.io.atomic import write_files
@@ -59,4 +64,5 @@ def register(add) -> None:
     p.add_argument("--graph", help="our side: this RDF file (e.g. build/smqi.trig) instead of the built store")
     add_store_options(p)
     p.add_argument("--timeout", type=float, default=30.0, help="seconds allowed for the endpoint's whole answer (default: 30)")
+    add_progress_option(p)
     p.set_defaults(func=run)

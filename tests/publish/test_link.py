@@ -292,3 +292,14 @@ def test_refused_connection_exits_2_naming_the_url(capsys: pytest.CaptureFixture
     assert main(["link", url, "--timeout", "5"]) == 2
     err = capsys.readouterr().err
     assert err.strip() == f"smqi link: error: {url}: connection refused: no SPARQL endpoint is listening there"
+
+
+def test_link_reports_its_steps_with_progress(capsys: pytest.CaptureFixture) -> None:
+    import re
+
+    source = str(LINK / "schema-bibo.ttl")
+    assert main(["link", source, "--format", "json", "--progress"]) == 0
+    out, err = capsys.readouterr()
+    assert re.sub(r"… \(\d+\.\d s\)$", "…", err, flags=re.M).splitlines() == [
+        f"smqi: reading {source}…", "smqi: reading our graph…", "smqi: matching on doi, pmid…"]
+    assert json.loads(out)["counts"]["overlaps"] == 4
