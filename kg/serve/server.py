@@ -219,7 +219,7 @@ def serve(host: str, port: int, store: Path | None, graph: Path | None, timeout:
           max_rows: int | None = None) -> int:
     """Run the server in the foreground until interrupted; returns an exit code.
 
-    Oxigraph listens on a private loopback port; the read-only front (kg/sparqlfront.py: no
+    Oxigraph listens on a private loopback port; the read-only front (kg/serve/front.py: no
     updates, no SERVICE, at most ``max_rows`` rows) listens on ``host:port``."""
     from kg.serve.front import start_front
 

@@ -1,4 +1,4 @@
-"""The fast SHACL engine (kg/fastshacl.py, SPARQL on Oxigraph) against pyshacl, result for result.
+"""The store SHACL engine (kg/check/shaclstore/, SPARQL on Oxigraph) against pyshacl, result for result.
 
 For every shape fixture (tests/shapes/**), the real vocabularies and the real evidence, both engines
 validate the same data with the same shapes and ontology; the sets of (focus node, path, constraint

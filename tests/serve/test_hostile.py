@@ -1,7 +1,7 @@
 """Hostile queries (issue #8): injection through --param, updates, SERVICE, huge answers, slow queries.
 
-`smqi query` checks the parsed algebra (kg/sparqlguard.py); `smqi serve` puts a read-only front
-(kg/sparqlfront.py) before the Oxigraph server, which would otherwise federate: the first endpoint
+`smqi query` checks the parsed algebra (kg/check/guard.py); `smqi serve` puts a read-only front
+(kg/serve/front.py) before the Oxigraph server, which would otherwise federate: the first endpoint
 test shows Oxigraph itself reaching a loopback stub, the next that the front stops it. Every server
 here listens on 127.0.0.1 and every request loop is bounded.
 """
