@@ -75,17 +75,17 @@ def smqi(*args: str) -> list[str]:
 
 
 def hold_out(data: Path, target: Path, study_id: str) -> None:
-    """Copy ``data`` to ``target`` without ``study_id``; its rows go to ``target/../new/*.csv``."""
-    shutil.copytree(data, target)
+    """Copy ``data`` to ``target`` without ``study_id``; its rows (and its two codings) go to
+    ``target/../new/*.csv``."""
+    shutil.copytree(data, target, ignore=shutil.ignore_patterns(".smqi-write.lock"))
     new = target.parent / "new"
     new.mkdir()
-    for name in ("studies.csv", "uses.csv"):
+    for name, key in (("studies.csv", 0), ("uses.csv", 0), ("codings.csv", 1)):
         text = (data / name).read_text(encoding="utf-8")
         lines = text.splitlines(keepends=True)
-        keep = [ln for ln in lines[1:] if not ln.startswith(study_id + ",")]
-        (target / name).write_text(lines[0] + "".join(keep), encoding="utf-8")
-        (new / name).write_text(lines[0] + "".join(ln for ln in lines[1:] if ln.startswith(study_id + ",")),
-                                encoding="utf-8")
+        held = [ln for ln in lines[1:] if ln.split(",")[key] == study_id]
+        (target / name).write_text(lines[0] + "".join(ln for ln in lines[1:] if ln not in held), encoding="utf-8")
+        (new / name).write_text(lines[0] + "".join(held), encoding="utf-8")
 
 
 def shipped(repeat: int) -> list[tuple[str, float, float, str]]:
@@ -114,8 +114,8 @@ def shipped(repeat: int) -> list[tuple[str, float, float, str]]:
             shutil.rmtree(work / "new", ignore_errors=True)
             hold_out(resources.data_dir(), data, HELD_OUT)
 
-        add, add_rss = median(smqi("add", "new/studies.csv", "new/uses.csv", "--data", "data"), work, repeat,
-                              before=fresh)
+        add, add_rss = median(smqi("add", "new/studies.csv", "new/uses.csv", "new/codings.csv", "--data", "data"),
+                              work, repeat, before=fresh)
         rows.append((f"`smqi add` of one real study ({HELD_OUT})", add, add_rss, f"{add / start:.1f}× start-up"))
     return rows
 

@@ -31,7 +31,8 @@ import pyoxigraph as ox
 from kg.model.errors import UsageError
 from kg.model.namespaces import SMQI
 
-__all__ = ["DIMENSIONS", "Figure", "Disagreement", "Agreement", "agreement", "rounded", "parse_subset"]
+__all__ = ["DIMENSIONS", "Figure", "Disagreement", "Agreement", "agreement", "has_codings", "rounded",
+           "parse_subset"]
 
 # ontology property -> (codebook dimension, kind), in the order figures are shown
 DIMENSIONS: dict[str, tuple[str, str]] = {
@@ -209,6 +210,11 @@ def _decimal(term) -> Decimal | None:
 
 def _coder(iri: str) -> str:
     return iri[len(_CODER):] if iri.startswith(_CODER) else iri
+
+
+def has_codings(store: ox.Store) -> bool:
+    """Whether ``store`` holds any coding (one ASK): without one there is no agreement to compute."""
+    return bool(store.query(f"ASK {{ ?c <{SMQI.adjudicatedInto}> ?u }}", use_default_graph_as_union=True))
 
 
 def agreement(store: ox.Store, studies: Sequence[str] | None = None) -> Agreement:

@@ -356,11 +356,11 @@ def write_report(store: ox.Store, out: Path, *, claims: Any = None, network_repo
     data = collect(store)
     graph, net = _network(network_report)
     svgs = draw_figures(data, graph)
-    from kg.derive.agreement import agreement
+    from kg.derive.agreement import agreement, has_codings
 
     html = render(data, claims, network=net, docs_href=docs_href, cell_studies=cell_studies,
                   study_rows=study_rows, figure_texts={k: figures.description(v) for k, v in svgs.items()},
-                  agreement=agreement(store))
+                  agreement=agreement(store) if has_codings(store) else None)
     try:
         (out / "figures").mkdir(parents=True, exist_ok=True)
         for name, svg in svgs.items():
