@@ -279,6 +279,18 @@ def _split(value: str) -> list[str]:
     return [part.strip() for part in value.split(";") if part.strip()]
 
 
+# USE_CODED with each predicate written once as N-Triples, for the row loops
+_CODED = [(col, slug, f"<{pred}>", multi) for col, (slug, pred, multi) in USE_CODED.items()]
+
+
+def _code_lines(checker: "_Checker", row: int, entry: str, rec: dict[str, str], node: str, g: str,
+                add: Callable[[str], None]) -> None:
+    """The six coded dimensions of a use or coding row (keys checked by ``checker``) as lines of ``node``."""
+    for col, slug, pred, multi in _CODED:
+        for concept in checker.keys(row, entry, col, rec[col], slug, multi):
+            add(f"{node} {pred} <{concept}>{g}")
+
+
 class _Checker:
     """Collects problems for one sheet."""
 
@@ -511,7 +523,6 @@ def load_sheets(
     use_type, reported, reports, number = (f"<{SMQI.SocialMediaUse}>", f"<{SMQI.reportedIn}>",
                                            f"<{SMQI.reportsUse}>", f"<{SMQI.useNumber}>")
     note_p, conf_p = f"<{SMQI.codingNote}>", f"<{SMQI.codingConfidence}>"
-    coded = [(col, slug, f"<{pred}>", multi) for col, (slug, pred, multi) in USE_CODED.items()]
     known = set(seen_studies) | (known_study_ids or set()) | existing.study_ids
     seen_uses: dict[tuple[str, str], int] = {}
     studies_with_uses: set[str] = set()
@@ -552,9 +563,7 @@ def load_sheets(
         add(f"{node} {reported} {study}{g}")
         add(f"{study} {reports} {node}{g}")
         add(f'{node} {number} "{no}"^^<{XSD}integer>{g}')
-        for col, slug, pred, multi in coded:
-            for concept in uc.keys(row, entry, col, rec[col], slug, multi):
-                add(f"{node} {pred} <{concept}>{g}")
+        _code_lines(uc, row, entry, rec, node, g, add)
         if rec["note"]:
             add(f"{node} {note_p} {string_literal(rec['note'])}{g}")
         if rec["confidence"]:
@@ -618,7 +627,6 @@ def load_codings(path: Path, vocab: Vocabulary, *, graph: str | None = None,
     rdf_type = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
     coding_type, into, by = f"<{SMQI.Coding}>", f"<{SMQI.adjudicatedInto}>", f"<{PROV.wasAttributedTo}>"
     agent, label = f"<{PROV.Agent}>", "<http://www.w3.org/2000/01/rdf-schema#label>"
-    coded = [(col, slug, f"<{pred}>", multi) for col, (slug, pred, multi) in USE_CODED.items()]
     seen: dict[tuple[str, str, str], int] = {}
     coders_of: dict[tuple[str, str], list[str]] = {}
     for row, rec in read_sheet(path, CODING_COLUMNS):
@@ -663,9 +671,7 @@ def load_codings(path: Path, vocab: Vocabulary, *, graph: str | None = None,
         add(f"{node} {rdf_type} {coding_type}{g}")
         add(f"{node} {into} <{use}>{g}")
         add(f"{node} {by} <{BASE}kg/coder/{coder}>{g}")
-        for col, slug, pred, multi in coded:
-            for concept in checker.keys(row, entry, col, rec[col], slug, multi):
-                add(f"{node} {pred} <{concept}>{g}")
+        _code_lines(checker, row, entry, rec, node, g, add)
     if checker.problems:
         raise InputInvalid(problems=checker.problems)
     return loaded

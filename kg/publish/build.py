@@ -137,7 +137,8 @@ def build(out: Path, data_dir: Path | None = None, progress: Callable[[str], Non
         analysis = network.analyse(pipe.store)
         network.write_outputs(analysis, tmp / "network")
         progress("writing the HTML report and the ontology documentation")
-        html_report.write_report(pipe.store, tmp / "report", claims=claims, network_report=analysis)
+        html_report.write_report(pipe.store, tmp / "report", claims=claims, network_report=analysis,
+                                 agreement=pipe.agreement)  # computed once, by the pipeline
         docs.write_docs(tmp / "docs")
         if owl is not None:
             progress("waiting for the OWL cross-check of the typology (HermiT)")

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import pyoxigraph as ox
 from rdflib import Graph, URIRef
@@ -58,6 +58,7 @@ class Pipeline:
     inputs: list[Path] = field(default_factory=list)
     loaded: Loaded | None = None  # the sheets as loaded (their rows, for the provenance of each node)
     hashes: dict[Path, str] = field(default_factory=dict)  # SHA-256 of each input, taken while it was read
+    agreement: Any = None  # kg.derive.agreement.Agreement of the codings; None when the data has none
 
 
 # Scheduling hint only (which summary queries to start first): the two that return a row per study or
@@ -211,11 +212,13 @@ def run_pipeline(data_dir: Path | None = None, store_dir: Path | None = None,
             "queries": {q.name: {"summary": q.summary, "rows": rows_of[q.name]} for q in cq},
         }
         summary["typology"] = {"unclassified_uses": unclassified, "owl_cross_check": "not run"}
+        agreed = None
         if evidence.codings is not None or len(evidence.entry_codings):
             from kg.derive.agreement import agreement
 
             progress("computing the agreement of the independent codings")
-            summary["agreement"] = agreement(store).as_json()
+            agreed = agreement(store)
+            summary["agreement"] = agreed.as_json()
     finally:
         reading.close()
         if gc_was_enabled:
@@ -224,4 +227,4 @@ def run_pipeline(data_dir: Path | None = None, store_dir: Path | None = None,
             # are either kept (the summary) or freed by reference counting, so the collector may skip them.
             gc.freeze()
             gc.enable()
-    return Pipeline(store, report, summary, inputs, loaded, hashes)
+    return Pipeline(store, report, summary, inputs, loaded, hashes, agreed)

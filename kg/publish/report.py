@@ -342,7 +342,11 @@ def _network(report: Any) -> tuple[Any, dict[str, Any]]:
     return graph, summary
 
 
+_COMPUTE = object()  # write_report's default: compute the agreement from the store
+
+
 def write_report(store: ox.Store, out: Path, *, claims: Any = None, network_report: Any = None,
+                 agreement: Any = _COMPUTE,
                  docs_href: str = "../docs/index.html", cell_studies: int = CELL_STUDIES,
                  study_rows: int = STUDY_ROWS, map_studies: int = evidencemap.MAP_STUDIES) -> Path:
     """Write ``out/index.html``, ``out/report.css``, ``out/figures/*.svg``, ``out/data/*`` and the
@@ -351,16 +355,20 @@ def write_report(store: ox.Store, out: Path, *, claims: Any = None, network_repo
     store, typology derived.
 
     ``claims``: the verdicts to show (``kg.derive.claims.check_claims``; ``None``: not available).
-    ``network_report``: the ``kg.derive.network`` analysis to show (``None``: no network section)."""
+    ``network_report``: the ``kg.derive.network`` analysis to show (``None``: no network section).
+    ``agreement``: the ``kg.derive.agreement.Agreement`` to show (``None``: no codings); by default it is
+    computed from the store when the store has codings (the build passes the pipeline's)."""
     out = Path(out)
     data = collect(store)
     graph, net = _network(network_report)
     svgs = draw_figures(data, graph)
-    from kg.derive.agreement import agreement, has_codings
+    if agreement is _COMPUTE:
+        from kg.derive.agreement import agreement as compute, has_codings
 
+        agreement = compute(store) if has_codings(store) else None
     html = render(data, claims, network=net, docs_href=docs_href, cell_studies=cell_studies,
                   study_rows=study_rows, figure_texts={k: figures.description(v) for k, v in svgs.items()},
-                  agreement=agreement(store) if has_codings(store) else None)
+                  agreement=agreement)
     try:
         (out / "figures").mkdir(parents=True, exist_ok=True)
         for name, svg in svgs.items():

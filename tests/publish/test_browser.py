@@ -422,6 +422,6 @@ def test_the_evidence_map_from_disk(evidence_map, page: Page, tmp_path: Path) ->
     assert widths == [400, 400], widths
     screenshot(page, tmp_path / "report-400.png", 400)
     page.send("Emulation.clearDeviceMetricsOverride")
-    if os.environ.get("SMQI_SCREENSHOT_DIR"):  # e.g. SMQI_SCREENSHOT_DIR=/tmp/shots to look at them
+    if os.environ.get("SMQI_SCREENSHOT_DIR"):  # a folder of your choice, to look at them
         for png in tmp_path.glob("*.png"):
             shutil.copy(png, Path(os.environ["SMQI_SCREENSHOT_DIR"]) / png.name)

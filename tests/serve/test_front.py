@@ -40,28 +40,17 @@ def post(url: str, query: str, accept: str = "application/sparql-results+json") 
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("front") / "store"
-    db = ox.Store(str(folder))
-    for i in range(300):
-        db.add(ox.Quad(ox.NamedNode(f"urn:s:{i}"), ox.NamedNode("urn:p"), ox.Literal(str(i))))
-    db.flush()
-    del db
-    return folder
-
-
-@pytest.fixture(scope="module")
-def endpoint(store: Path):
+def endpoint(small_store: Path):
     """A generous timeout: every query sent here finishes, however loaded the machine is."""
-    with start_server(store, "127.0.0.1", timeout=300) as backend:
+    with start_server(small_store, "127.0.0.1", timeout=300) as backend:
         with start_front(backend.query_url, "127.0.0.1", 0, max_rows=50, timeout=300) as front:
             yield front
 
 
 @pytest.fixture(scope="module")
-def hasty(store: Path):
+def hasty(small_store: Path):
     """A 2 s timeout, for queries that cannot finish in any time."""
-    with start_server(store, "127.0.0.1", timeout=2) as backend:
+    with start_server(small_store, "127.0.0.1", timeout=2) as backend:
         with start_front(backend.query_url, "127.0.0.1", 0, max_rows=50, timeout=2) as front:
             yield front
 
@@ -181,10 +170,10 @@ def test_fifty_parallel_posts_are_all_answered(endpoint) -> None:
     assert results == [200] * 50
 
 
-def test_busy_front_refuses_with_503(store: Path) -> None:
+def test_busy_front_refuses_with_503(small_store: Path) -> None:
     """One slot, held by a query that cannot finish: 20 more parallel POSTs each get 200 or 503
     (busy, or stopped), never a reset; the slot is free again afterwards."""
-    with start_server(store, "127.0.0.1", timeout=2) as backend:
+    with start_server(small_store, "127.0.0.1", timeout=2) as backend:
         with start_front(backend.query_url, "127.0.0.1", 0, max_rows=50, timeout=2, max_concurrent=1) as front:
             queries = [f"SELECT (COUNT(*) AS ?n) WHERE {{ {PRODUCT} }}"] + ["ASK { ?s ?p ?o }"] * 20
             results: list[object] = [None] * len(queries)

@@ -169,30 +169,17 @@ def test_allow_service_lets_the_user_federate(small, stub, capsys, tmp_path: Pat
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import pyoxigraph as ox
-
-    folder = tmp_path_factory.mktemp("hostile") / "store"
-    db = ox.Store(str(folder))
-    for i in range(300):
-        db.add(ox.Quad(ox.NamedNode(f"urn:s:{i}"), ox.NamedNode("urn:p"), ox.Literal(str(i))))
-    db.flush()
-    del db
-    return folder
-
-
-@pytest.fixture(scope="module")
-def endpoint(store: Path):
+def endpoint(small_store: Path):
     # a generous timeout: every query these tests send finishes, however loaded the machine is
-    with start_server(store, "127.0.0.1", timeout=120) as backend:
+    with start_server(small_store, "127.0.0.1", timeout=120) as backend:
         with start_front(backend.query_url, "127.0.0.1", 0, max_rows=50, timeout=120) as front:
             yield backend, front
 
 
 @pytest.fixture(scope="module")
-def hasty(store: Path):
+def hasty(small_store: Path):
     """A front with a 2 s timeout, for queries that cannot finish in any time (no race: they never end)."""
-    with start_server(store, "127.0.0.1", timeout=2) as backend:
+    with start_server(small_store, "127.0.0.1", timeout=2) as backend:
         with start_front(backend.query_url, "127.0.0.1", 0, max_rows=50, timeout=2) as front:
             yield backend, front
 
@@ -270,7 +257,7 @@ def test_serve_defaults_to_loopback() -> None:
     assert args.host == "127.0.0.1" and args.max_rows is None
 
 
-def test_load_from_a_second_process(store: Path, capsys) -> None:
+def test_load_from_a_second_process(small_store: Path, capsys) -> None:
     """100 queries over loopback from 8 threads against `smqi serve` in another process: 0 errors
     (`make loadtest` runs 1,000 on the shipped data)."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -279,7 +266,7 @@ def test_load_from_a_second_process(store: Path, capsys) -> None:
     finally:
         sys.path.pop(0)
     port = loadtest.free_port()
-    process = loadtest.start_serve(store, port, max_rows=1000)
+    process = loadtest.start_serve(small_store, port, max_rows=1000)
     try:
         queries = ["SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }",
                    "SELECT ?s WHERE { ?s <urn:p> ?o FILTER(STRSTARTS(?o, \"1\")) } ORDER BY ?s",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -73,19 +74,25 @@ class _Stub(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def test_http_500_is_a_partial_upload_error(built: Path, capsys: pytest.CaptureFixture) -> None:
-    stub = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Stub)
-    thread = threading.Thread(target=stub.serve_forever, daemon=True)
-    thread.start()
+@contextmanager
+def stub_store(handler: type[http.server.BaseHTTPRequestHandler]):
+    """A made-up store on a free loopback port answering with ``handler``; yields its base URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        url = f"http://127.0.0.1:{stub.server_address[1]}/store"
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_http_500_is_a_partial_upload_error(built: Path, capsys: pytest.CaptureFixture) -> None:
+    with stub_store(_Stub) as base:
+        url = f"{base}/store"
         assert main(["push", url, "--from", str(built)]) == 2
         err = capsys.readouterr().err
         assert url in err and "HTTP 500" in err and "disk full" in err and "Traceback" not in err
         assert "uploaded before the failure" in err and "not sent" in err
-    finally:
-        stub.shutdown()
-        stub.server_close()
 
 
 def test_bad_url_and_unknown_graph(built: Path) -> None:
@@ -128,18 +135,12 @@ class _NoCounts(http.server.BaseHTTPRequestHandler):
 
 
 def test_a_count_that_fails_names_the_query_url_and_method(built: Path, capsys: pytest.CaptureFixture) -> None:
-    stub = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NoCounts)
-    threading.Thread(target=stub.serve_forever, daemon=True).start()
-    try:
-        base = f"http://127.0.0.1:{stub.server_address[1]}"
+    with stub_store(_NoCounts) as base:
         assert main(["push", f"{base}/store", "--from", str(built), "--quiet"]) == 2
         assert capsys.readouterr().err == (
             f"smqi push: error: push to {base}/store: every graph was sent, but counting them through "
             f"{base}/query failed: the endpoint answered the query (form POST) with HTTP 500 "
             "Internal Server Error: query engine down\n")
-    finally:
-        stub.shutdown()
-        stub.server_close()
 
 
 # ---------------------------------------------------------------- credentials (issue 13)
@@ -204,14 +205,8 @@ def guarded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     monkeypatch.delenv("SMQI_PUSH_PASSWORD", raising=False)
     monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
     handler = type("Handler", (_GuardedStore,), {"graphs": {}, "seen": []})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", handler
-    finally:
-        server.shutdown()
-        server.server_close()
+    with stub_store(handler) as base:
+        yield base, handler
 
 
 def test_credentials_from_the_environment(built: Path, guarded, monkeypatch: pytest.MonkeyPatch) -> None:
