@@ -66,3 +66,18 @@ def no_network(monkeypatch):
 def _offline(no_network):
     """Block the network for every test."""
     yield
+
+
+@pytest.fixture(scope="module")
+def small_store(tmp_path_factory: pytest.TempPathFactory):
+    """A made-up store of 300 triples (``urn:s:0`` … ``urn:s:299`` ``urn:p`` "0" … "299"), default graph,
+    for the tests of the read-only front (tests/serve/test_front.py, test_hostile.py)."""
+    import pyoxigraph as ox
+
+    folder = tmp_path_factory.mktemp("front") / "store"
+    db = ox.Store(str(folder))
+    for i in range(300):
+        db.add(ox.Quad(ox.NamedNode(f"urn:s:{i}"), ox.NamedNode("urn:p"), ox.Literal(str(i))))
+    db.flush()
+    del db
+    return folder
